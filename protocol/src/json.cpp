@@ -1,0 +1,264 @@
+#include "phx/protocol/json.hpp"
+
+#include <cstring>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "json_storage.hpp"
+
+namespace phx::protocol {
+
+namespace {
+
+// True if `s` holds a UTF-8 encoded UTF-16 surrogate (ED A0..BF): RapidJSON
+// 1.1.0 turns a lone low-surrogate escape into one instead of refusing it.
+bool holds_surrogate(const char* s, size_t n) noexcept {
+  const char* end = s + n;
+  for (auto p = s; p < end;) {
+    auto hit = static_cast<const char*>(std::memchr(p, '\xED', end - p));
+    if (hit == nullptr || hit + 1 >= end)
+      return false;
+    auto next = static_cast<unsigned char>(hit[1]);
+    if (next >= 0xA0 && next <= 0xBF)
+      return true;
+    p = hit + 1;
+  }
+  return false;
+}
+
+// Forwards SAX events to the document while bounding depth and refusing
+// surrogates; stops the reader with a reason of its own.
+template <class Doc>
+struct guarded_handler {
+  using Ch = char;
+  Doc& doc;
+  size_t depth = 0;
+  const char* refusal = nullptr;
+  errc refusal_code = errc::invalid_json;
+
+  bool Null() { return doc.Null(); }
+  bool Bool(bool b) { return doc.Bool(b); }
+  bool Int(int i) { return doc.Int(i); }
+  bool Uint(unsigned i) { return doc.Uint(i); }
+  bool Int64(int64_t i) { return doc.Int64(i); }
+  bool Uint64(uint64_t i) { return doc.Uint64(i); }
+  bool Double(double d) { return doc.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return doc.RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
+    if (holds_surrogate(s, n))
+      return refuse(errc::invalid_utf8, "a string holds a lone UTF-16 surrogate");
+    return doc.String(s, n, copy);
+  }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
+    if (holds_surrogate(s, n))
+      return refuse(errc::invalid_utf8, "a key holds a lone UTF-16 surrogate");
+    return doc.Key(s, n, copy);
+  }
+  bool StartObject() { return enter() && doc.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth;
+    return doc.EndObject(n);
+  }
+  bool StartArray() { return enter() && doc.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth;
+    return doc.EndArray(n);
+  }
+
+  bool enter() {
+    if (++depth > max_json_depth)
+      return refuse(errc::too_deep, "JSON nests deeper than 512 levels");
+    return true;
+  }
+  bool refuse(errc code, const char* why) {
+    refusal_code = code;
+    refusal = why;
+    return false;
+  }
+};
+
+constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
+                                 | rapidjson::kParseFullPrecisionFlag
+                                 | rapidjson::kParseIterativeFlag;
+
+error parse_failure(const rapidjson::ParseResult& res, const char* refusal,
+                    errc refusal_code) {
+  if (refusal != nullptr)
+    return make_error(refusal_code, refusal);
+  auto code = res.Code() == rapidjson::kParseErrorStringInvalidEncoding
+                ? errc::invalid_utf8
+                : errc::invalid_json;
+  std::string what = rapidjson::GetParseError_En(res.Code());
+  what += " at offset ";
+  what += std::to_string(res.Offset());
+  return make_error(code, std::move(what));
+}
+
+} // namespace
+
+// -- json_storage ------------------------------------------------------------
+
+json_storage::json_storage(std::string&& src)
+  : text(std::move(src)),
+    pool(inline_buffer, sizeof(inline_buffer), chunk_size),
+    doc(&pool, 256, &pool) {
+  // nop
+}
+
+result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
+  if (text.empty())
+    return make_error(errc::empty_frame, "the frame is empty");
+  if (std::memchr(text.data(), 0, text.size()) != nullptr)
+    return make_error(errc::invalid_json, "the text holds a NUL byte");
+  auto st = std::make_shared<json_storage>(std::move(text));
+  rapidjson::InsituStringStream in{&st->text[0]};
+  rapidjson::Reader reader;
+  guarded_handler<storage_document> handler{st->doc};
+  rapidjson::ParseResult res;
+  auto generate = [&](storage_document&) {
+    res = reader.Parse<parse_flags | rapidjson::kParseInsituFlag>(in, handler);
+    return !res.IsError();
+  };
+  st->doc.Populate(generate);
+  if (res.IsError())
+    return parse_failure(res, handler.refusal, handler.refusal_code);
+  return st;
+}
+
+// -- parsing -----------------------------------------------------------------
+
+result<json_ptr> parse_json(std::string&& text) {
+  auto st = json_storage::parse(std::move(text));
+  if (!st)
+    return st.error();
+  const json_value* root = &(*st)->doc;
+  return json_ptr{std::move(*st), root};
+}
+
+result<json_ptr> parse_json(std::string_view text) {
+  return parse_json(std::string{text});
+}
+
+json_ptr make_json(json_document&& doc) {
+  auto ptr = std::make_shared<json_document>(std::move(doc));
+  const json_value* root = ptr.get();
+  return json_ptr{std::move(ptr), root};
+}
+
+const json_ptr& empty_object() {
+  static const json_ptr instance = [] {
+    json_document doc;
+    doc.SetObject();
+    return make_json(std::move(doc));
+  }();
+  return instance;
+}
+
+const json_ptr& null_json() {
+  static const json_ptr instance = make_json(json_document{});
+  return instance;
+}
+
+// -- writing -----------------------------------------------------------------
+
+thread_json_writer& thread_json_writer::get() {
+  thread_local thread_json_writer instance;
+  instance.buf.Clear();
+  instance.writer.Reset(instance.buf);
+  return instance;
+}
+
+bool append_json(std::string& out, const json_value& value) {
+  auto& w = thread_json_writer::get();
+  if (!value.Accept(w.writer))
+    return false;
+  out.append(w.buf.GetString(), w.buf.GetSize());
+  return true;
+}
+
+result<std::string> to_json_string(const json_value& value) {
+  std::string out;
+  if (!append_json(out, value))
+    return make_error(errc::invalid_utf8, "the JSON value holds invalid UTF-8");
+  return out;
+}
+
+json_document copy_json(const json_value& value) {
+  json_document doc;
+  doc.CopyFrom(value, doc.GetAllocator());
+  return doc;
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n)
+      return false;
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = p[i + k];
+      if ((cc & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid.
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
+        || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 0xF]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+} // namespace phx::protocol

@@ -1,0 +1,104 @@
+// The JSON reader refuses hostile input with a reason instead of crashing.
+#include <boost/test/unit_test.hpp>
+
+#include "phx/protocol/json.hpp"
+#include "phx/protocol/payload.hpp"
+
+using namespace phx::protocol;
+
+BOOST_AUTO_TEST_SUITE(json)
+
+BOOST_AUTO_TEST_CASE(parses_and_shares_values) {
+  auto v = parse_json(std::string_view{R"({"a":[1,2.5,"x",true,null]})"});
+  BOOST_REQUIRE(v);
+  BOOST_CHECK((**v)["a"][1].GetDouble() == 2.5);
+  auto copy = *v;
+  BOOST_CHECK_EQUAL(copy.get(), v->get());
+}
+
+BOOST_AUTO_TEST_CASE(refuses_nesting_deeper_than_the_limit) {
+  std::string deep(max_json_depth + 1, '[');
+  deep += std::string(max_json_depth + 1, ']');
+  auto v = parse_json(std::string_view{deep});
+  BOOST_REQUIRE(!v);
+  BOOST_CHECK(v.error().code == errc::too_deep);
+  std::string ok(max_json_depth, '[');
+  ok += std::string(max_json_depth, ']');
+  BOOST_CHECK(parse_json(std::string_view{ok}));
+}
+
+BOOST_AUTO_TEST_CASE(a_million_open_brackets_do_not_overflow_the_stack) {
+  std::string deep(1000000, '[');
+  auto v = parse_json(std::string_view{deep});
+  BOOST_REQUIRE(!v);
+  BOOST_CHECK(v.error().code == errc::too_deep);
+}
+
+BOOST_AUTO_TEST_CASE(refuses_lone_surrogates_either_half) {
+  for (auto text : {R"(["\ud800"])", R"(["\udc00"])", R"({"\udfff":1})",
+                    R"(["\ud800\u0041"])"}) {
+    auto v = parse_json(std::string_view{text});
+    BOOST_CHECK_MESSAGE(!v, text);
+  }
+  auto pair = parse_json(std::string_view{R"(["\ud83d\ude80"])"});
+  BOOST_REQUIRE(pair);
+  BOOST_CHECK_EQUAL(std::string((**pair)[0].GetString()), "🚀");
+}
+
+BOOST_AUTO_TEST_CASE(refuses_invalid_utf8_and_nul_bytes) {
+  for (auto text : {std::string{"[\"\xff\"]"}, std::string{"[\"\xc0\xaf\"]"},
+                    std::string{"[\"\xed\xa0\x80\"]"}, std::string{"[1]\0[2]", 7},
+                    std::string{"[\"a\0b\"]", 7}}) {
+    auto v = parse_json(std::string_view{text});
+    BOOST_CHECK(!v);
+  }
+  auto v = parse_json(std::string_view{"[\"\xff\"]"});
+  BOOST_REQUIRE(!v);
+  BOOST_CHECK(v.error().code == errc::invalid_utf8);
+}
+
+BOOST_AUTO_TEST_CASE(refuses_trailing_garbage_and_empty_input) {
+  BOOST_CHECK(!parse_json(std::string_view{"{} x"}));
+  BOOST_CHECK(!parse_json(std::string_view{""}));
+  BOOST_CHECK(!parse_json(std::string_view{"   "}));
+  BOOST_CHECK(!parse_json(std::string_view{"NaN"}));
+  BOOST_CHECK(parse_json(std::string_view{" {} \n"}));
+}
+
+BOOST_AUTO_TEST_CASE(writes_compact_json_and_names_invalid_utf8) {
+  auto v = parse_json(std::string_view{R"({ "a" : [ 1 , "é\n" ] })"});
+  BOOST_REQUIRE(v);
+  auto s = to_json_string(**v);
+  BOOST_REQUIRE(s);
+  BOOST_CHECK_EQUAL(*s, "{\"a\":[1,\"é\\n\"]}");
+  json_document bad;
+  bad.SetString("\xff", bad.GetAllocator());
+  BOOST_CHECK(!to_json_string(bad));
+}
+
+BOOST_AUTO_TEST_CASE(utf8_validation_follows_the_standard) {
+  BOOST_CHECK(is_valid_utf8("plain"));
+  BOOST_CHECK(is_valid_utf8("é π 🚀"));
+  BOOST_CHECK(!is_valid_utf8("\xc0\x80"));      // overlong NUL
+  BOOST_CHECK(!is_valid_utf8("\xe0\x80\x80"));  // overlong
+  BOOST_CHECK(!is_valid_utf8("\xed\xa0\x80"));  // surrogate
+  BOOST_CHECK(!is_valid_utf8("\xf4\x90\x80\x80")); // past U+10FFFF
+  BOOST_CHECK(!is_valid_utf8("\xe2\x82"));      // cut short
+}
+
+BOOST_AUTO_TEST_CASE(payloads_compare_by_value_and_share_storage) {
+  auto a = payload::parse(R"({"x":1})");
+  auto b = payload::parse(R"({"x":1})");
+  BOOST_REQUIRE(a && b);
+  BOOST_CHECK(*a == *b);
+  BOOST_CHECK(payload{} == *payload::parse("{}"));
+  auto bin = payload::binary("\x01\x02");
+  BOOST_CHECK(bin.is_binary());
+  BOOST_CHECK(bin != *a);
+  auto copy = bin;
+  BOOST_CHECK_EQUAL(copy.binary_shared().get(), bin.binary_shared().get());
+  BOOST_CHECK_EQUAL(bin.to_string(), "\"AQI=\"");
+  BOOST_CHECK_EQUAL(a->to_string(), "{\"x\":1}");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

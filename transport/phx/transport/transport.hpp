@@ -1,0 +1,194 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/omittable.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "phx/protocol/log.hpp"
+#include "phx/protocol/serializer.hpp"
+
+namespace phx::transport {
+
+// -- value types ---------------------------------------------------------------
+
+/// Connection generation: the SOCKET numbers its connection attempts; every
+/// report carries the generation it belongs to so that late events of an
+/// older connection are recognized and dropped.
+using generation = uint64_t;
+
+/// TLS settings of a `wss` connection. The peer certificate and host name are
+/// verified unless `verify_peer` is false (an explicit, logged choice).
+struct tls_options {
+  /// Verify the certificate chain and the host name (default).
+  bool verify_peer = true;
+  /// PEM file of trusted CAs; empty: the system's default trust store.
+  std::string ca_file;
+  /// Directory of trusted CAs (hashed names, as `c_rehash` makes them).
+  std::string ca_dir;
+  /// PEM client certificate (chain) for mutual TLS; empty: none.
+  std::string cert_file;
+  /// PEM private key of the client certificate.
+  std::string key_file;
+};
+
+/// Everything one connection attempt needs.
+struct connect_request {
+  /// Full WebSocket URL (`ws://` or `wss://`, path, query). Holds secrets:
+  /// log only through `phx::protocol::redact_url`.
+  std::string url;
+  /// Extra HTTP headers of the upgrade request. Values may be secrets: never logged.
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// Value of `Sec-WebSocket-Protocol`, empty for none (holds the auth token).
+  std::string subprotocols;
+  /// TLS settings for `wss`.
+  tls_options tls;
+  /// Largest inbound message accepted; a larger one closes with 1009.
+  uint64_t max_frame_size = 16 * 1024 * 1024;
+  /// Time allowed for TCP + TLS + upgrade, in milliseconds.
+  uint32_t open_timeout_ms = 10000;
+  /// Time allowed for a close handshake before the link is dropped, in ms.
+  uint32_t close_timeout_ms = 5000;
+};
+
+/// Why a connection attempt failed before it opened.
+struct connect_failure {
+  /// What went wrong, without secrets (e.g. "connection refused",
+  /// "certificate verify failed", "upgrade refused with HTTP 403").
+  std::string reason;
+  /// HTTP status of a refused upgrade (e.g. 403); 0 when there was none.
+  int http_status = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tls_options& x) {
+  return f(caf::meta::type_name("phx::transport::tls_options"), x.verify_peer,
+           x.ca_file, x.ca_dir, x.cert_file, x.key_file);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connect_request& x) {
+  // URL, headers and subprotocols can hold secrets: to_string() omits them.
+  return f(caf::meta::type_name("phx::transport::connect_request"),
+           caf::meta::omittable(), x.url, caf::meta::omittable(), x.headers,
+           caf::meta::omittable(), x.subprotocols, x.tls, x.max_frame_size,
+           x.open_timeout_ms, x.close_timeout_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connect_failure& x) {
+  return f(caf::meta::type_name("phx::transport::connect_failure"), x.reason,
+           x.http_status);
+}
+
+// -- atoms -----------------------------------------------------------------------
+
+/// A frame to send (TRANSPORT) or a frame received (listener).
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+/// The connection is open (listener).
+using opened_atom = caf::atom_constant<caf::atom("opened")>;
+/// The connection closed after it had opened (listener).
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+/// The connection attempt failed before it opened (listener).
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+/// Close with a close handshake (TRANSPORT).
+using close_atom = caf::close_atom;
+/// Drop the link at once, without a close handshake (TRANSPORT).
+using abort_atom = caf::atom_constant<caf::atom("abort")>;
+
+// -- actor interfaces --------------------------------------------------------------
+
+/// The interface a TRANSPORT reports to (implemented by the SOCKET). Every
+/// message carries the generation of its connection; per generation the
+/// reports are ordered: `opened` first, then `frame`s, then exactly one of
+/// `closed` (after `opened`) or `failed` (instead of `opened`).
+using listener_actor = caf::typed_actor<
+  // The connection opened.
+  caf::reacts_to<opened_atom, generation>,
+  // One inbound data frame (text or binary), moved, never copied.
+  caf::reacts_to<frame_atom, generation, protocol::frame>,
+  // The connection closed: close code (1006 when the link dropped without a
+  // close frame, 1009 for an oversized frame) and reason.
+  caf::reacts_to<closed_atom, generation, uint16_t, std::string>,
+  // The attempt failed before opening.
+  caf::reacts_to<failed_atom, generation, connect_failure>>;
+
+/// The TRANSPORT actor interface: owns ONE websocketpp connection (one
+/// generation) on the shared io runtime, reports to its listener, and quits
+/// once that connection has ended and been reported.
+using transport_actor = caf::typed_actor<
+  // Send one frame; frames go out in the order received.
+  caf::reacts_to<frame_atom, protocol::frame>,
+  // Send several frames in order (a flushed buffer).
+  caf::reacts_to<frame_atom, std::vector<protocol::frame>>,
+  // Close with a close handshake: code and reason.
+  caf::reacts_to<close_atom, uint16_t, std::string>,
+  // Drop the link at once, no close handshake (half-open links never finish one).
+  caf::reacts_to<abort_atom>>;
+
+// -- io runtime ------------------------------------------------------------------
+
+class io_runtime_impl;
+
+/// A small fixed pool of io threads with one websocketpp client endpoint per
+/// kind (ws, wss) and thread, shared by every TRANSPORT of the process; the
+/// number of threads never grows with the number of sockets. Only its io
+/// threads touch websocketpp objects.
+class io_runtime {
+public:
+  /// The process-wide runtime, started on first use with `threads` io
+  /// threads (later calls return the same runtime) and joined at exit.
+  static std::shared_ptr<io_runtime> instance(size_t threads = 1);
+
+  /// Number of io threads.
+  size_t threads() const noexcept;
+
+  /// Where websocketpp's own log lines and runtime events go (default: none).
+  void set_log_sink(protocol::log_sink sink);
+
+  /// Number of connections currently owned by the runtime.
+  size_t connections() const noexcept;
+
+  io_runtime_impl& impl() noexcept { return *impl_; }
+
+  ~io_runtime();
+  io_runtime(const io_runtime&) = delete;
+  io_runtime& operator=(const io_runtime&) = delete;
+
+private:
+  explicit io_runtime(size_t threads);
+  std::unique_ptr<io_runtime_impl> impl_;
+};
+
+/// Spawns a TRANSPORT that starts connecting at once and reports every event
+/// of that connection, tagged with `gen`, to `listener`. `log` receives the
+/// transport's own log lines (never a secret). The TRANSPORT holds only a weak
+/// reference to the listener; link it to its owner.
+transport_actor spawn_transport(caf::actor_system& sys, listener_actor listener,
+                                generation gen, connect_request req,
+                                protocol::log_sink log = {},
+                                std::shared_ptr<io_runtime> runtime = nullptr);
+
+} // namespace phx::transport
+
+namespace phx::protocol {
+
+/// `"text"` or `"binary"`.
+inline std::string to_string(frame_type t) {
+  return t == frame_type::text ? "text" : "binary";
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, frame& x) {
+  return f(caf::meta::type_name("phx::protocol::frame"), x.type, x.data);
+}
+
+} // namespace phx::protocol
