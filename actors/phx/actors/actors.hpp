@@ -1,0 +1,359 @@
+#pragma once
+
+// The typed actor interfaces of phx and every message type they exchange, in
+// one header and one type ID block (also what a remote CAF node needs).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/sec.hpp>
+#include <caf/timespan.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "phx/actors/error.hpp"
+#include "phx/protocol/message.hpp"
+#include "phx/transport/transport.hpp"
+
+namespace phx {
+
+// -- value types ---------------------------------------------------------------
+
+/// The state of a channel, as phoenix.js names them.
+enum class channel_state : uint8_t { closed, errored, joined, joining, leaving };
+
+/// Returns `"closed"`, `"errored"`, `"joined"`, `"joining"` or `"leaving"`.
+std::string to_string(channel_state x);
+
+/// The state of a socket's connection, as the WebSocket readyState names them.
+enum class connection_state : uint8_t { connecting, open, closing, closed };
+
+/// Returns `"connecting"`, `"open"`, `"closing"` or `"closed"`.
+std::string to_string(connection_state x);
+
+/// A server reply to a push or a join: status `"ok"` or `"error"` and the
+/// response (JSON or bytes). A join outcome delivered to subscribers may also
+/// carry status `"timeout"` with an empty response.
+struct reply {
+  std::string status;
+  protocol::payload response;
+
+  bool ok() const noexcept { return status == "ok"; }
+  friend bool operator==(const reply& a, const reply& b) {
+    return a.status == b.status && a.response == b.response;
+  }
+};
+
+/// Counters of a socket, for tests, tools and monitoring.
+struct socket_stats {
+  /// Current connection generation (number of connection attempts).
+  uint64_t generation = 0;
+  /// Times the connection opened.
+  uint64_t opens = 0;
+  /// Reconnect attempts started by the reconnect supervisor.
+  uint64_t reconnects = 0;
+  /// Channels routed by this socket.
+  uint64_t channels = 0;
+  /// Frames and bytes waiting in the send buffer.
+  uint64_t buffered_frames = 0;
+  uint64_t buffered_bytes = 0;
+  /// Frames refused because the send buffer was full.
+  uint64_t buffer_overflows = 0;
+  /// Frames received and sent since the socket started.
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  /// Inbound frames that could not be decoded (each reported once).
+  uint64_t decode_errors = 0;
+  /// Inbound messages for a topic no channel is routed for.
+  uint64_t unrouted = 0;
+  /// Heartbeats that timed out.
+  uint64_t heartbeat_timeouts = 0;
+};
+
+/// Counters of a channel, for tests, tools and monitoring.
+struct channel_stats {
+  channel_state state = channel_state::closed;
+  /// Join attempts sent (first join and rejoins).
+  uint64_t joins = 0;
+  /// Pushes waiting for a reply, and pushes waiting in the push buffer.
+  uint64_t pending = 0;
+  uint64_t buffered = 0;
+  /// Messages dropped because they carried a stale join_ref.
+  uint64_t stale_dropped = 0;
+  /// Replies whose ref matched no pending push (late, duplicate or unknown).
+  uint64_t unmatched_replies = 0;
+  /// Events dropped because a subscriber's queue was full.
+  uint64_t subscriber_overflows = 0;
+};
+
+struct channel_options;
+class push_hooks;
+
+} // namespace phx
+
+// Facade-only messages carry callbacks: local, never serialized.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(phx::channel_options)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<phx::push_hooks>)
+
+// -- inspection (serialization for remote nodes, to_string) ------------------------
+
+namespace phx::protocol {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payload& x) {
+  uint8_t binary = x.is_binary() ? 1 : 0;
+  std::string data = x.is_binary() ? std::string{x.binary_view()} : x.to_string();
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (binary != 0) {
+      x = payload::binary(data);
+      return caf::none;
+    }
+    auto parsed = payload::parse(data);
+    if (!parsed)
+      return caf::make_error(phx::ec::decode_failed, parsed.error().to_string());
+    x = std::move(*parsed);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("phx::payload"), binary, data, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message& x) {
+  // std::optional is not inspectable in CAF 0.17: carry flag + text.
+  uint8_t has_join_ref = x.join_ref ? 1 : 0;
+  uint8_t has_ref = x.ref ? 1 : 0;
+  std::string join_ref = x.join_ref.value_or(std::string{});
+  std::string ref = x.ref.value_or(std::string{});
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.join_ref = has_join_ref ? std::optional<std::string>{join_ref} : std::nullopt;
+    x.ref = has_ref ? std::optional<std::string>{ref} : std::nullopt;
+    return caf::none;
+  });
+  return f(caf::meta::type_name("phx::message"), has_join_ref, join_ref,
+           has_ref, ref, x.topic, x.event, x.status, x.payload, load);
+}
+
+} // namespace phx::protocol
+
+namespace phx {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reply& x) {
+  return f(caf::meta::type_name("phx::reply"), x.status, x.response);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, socket_stats& x) {
+  return f(caf::meta::type_name("phx::socket_stats"), x.generation, x.opens,
+           x.reconnects, x.channels, x.buffered_frames, x.buffered_bytes,
+           x.buffer_overflows, x.frames_in, x.frames_out, x.decode_errors,
+           x.unrouted, x.heartbeat_timeouts);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_stats& x) {
+  return f(caf::meta::type_name("phx::channel_stats"), x.state, x.joins,
+           x.pending, x.buffered, x.stale_dropped, x.unmatched_replies,
+           x.subscriber_overflows);
+}
+
+// -- atoms -------------------------------------------------------------------------
+
+using caf::connect_atom;
+using caf::get_atom;
+using caf::join_atom;
+using caf::leave_atom;
+using caf::ping_atom;
+using caf::subscribe_atom;
+using caf::unsubscribe_atom;
+using transport::closed_atom;
+using transport::failed_atom;
+using transport::frame_atom;
+using transport::opened_atom;
+
+/// Push an event to a channel.
+using push_atom = caf::atom_constant<caf::atom("push")>;
+/// Disconnect a socket.
+using disconnect_atom = caf::atom_constant<caf::atom("disconnect")>;
+/// Create a channel on a socket.
+using channel_atom = caf::atom_constant<caf::atom("channel")>;
+/// Remove a channel from its socket.
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
+/// Query a state.
+using state_atom = caf::atom_constant<caf::atom("state")>;
+/// Query counters.
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+/// A channel event delivered to a subscriber.
+using event_atom = caf::atom_constant<caf::atom("event")>;
+/// The one outcome of a push.
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+/// A decoded message (socket to channel and subscribers).
+using message_atom = caf::atom_constant<caf::atom("message")>;
+/// A transport error or loss reported to channels and subscribers.
+using error_atom = caf::atom_constant<caf::atom("error")>;
+/// INTERNAL: send a message through the socket.
+using send_atom = caf::atom_constant<caf::atom("send")>;
+/// INTERNAL: a send was refused.
+using refused_atom = caf::atom_constant<caf::atom("refused")>;
+/// INTERNAL: heartbeat timer and heartbeat timeout timer.
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using hb_timeout_atom = caf::atom_constant<caf::atom("hbtimeout")>;
+/// INTERNAL: reconnect timer.
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+/// INTERNAL: rejoin timer.
+using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
+/// INTERNAL: join, leave and push timeout timers.
+using join_timeout_atom = caf::atom_constant<caf::atom("jtimeout")>;
+using leave_timeout_atom = caf::atom_constant<caf::atom("ltimeout")>;
+using push_timeout_atom = caf::atom_constant<caf::atom("ptimeout")>;
+/// INTERNAL: teardown of a closing connection.
+using teardown_atom = caf::atom_constant<caf::atom("teardown")>;
+/// INTERNAL: leave because another channel joins the same topic.
+using duplicate_atom = caf::atom_constant<caf::atom("duplicate")>;
+
+// -- actor interfaces ----------------------------------------------------------------
+
+/// An actor receiving the events of a channel (subscribe it with
+/// `subscribe_atom`). Any actor can implement this interface.
+using channel_subscriber_actor = caf::typed_actor<
+  // An inbound event (broadcast, push, presence, phx_error, phx_close); the
+  // second argument is the channel's current join_ref ("" if none), which
+  // presence tracking needs for broadcasts that carry none.
+  caf::reacts_to<event_atom, protocol::message, std::string>,
+  // The channel changed state: topic and new state.
+  caf::reacts_to<state_atom, std::string, channel_state>,
+  // A join attempt ended (first join and each rejoin): topic and outcome.
+  caf::reacts_to<join_atom, std::string, reply>>;
+
+/// The PUSH actor interface: holds one pending push and delivers exactly one
+/// outcome (reply, timeout or refusal), then quits.
+using push_actor = caf::typed_actor<
+  // The requester waits for the outcome (the channel delegates the push request here).
+  caf::replies_to<get_atom>::with<reply>,
+  // The server replied.
+  caf::reacts_to<outcome_atom, reply>,
+  // No reply in time, or refused locally (buffer full, encode error, channel closed).
+  caf::reacts_to<outcome_atom, caf::error>>;
+
+/// The CHANNEL actor interface: one topic on one socket.
+using channel_actor = caf::typed_actor<
+  // Join (once); yields the first join reply, or an error (timeout, joined twice).
+  caf::replies_to<join_atom>::with<reply>,
+  caf::replies_to<join_atom, caf::timespan>::with<reply>,
+  // Push an event with the channel's timeout or an explicit one; yields the
+  // server's reply, or an error (ec::push_timeout, ec::not_joined, ...).
+  caf::replies_to<push_atom, std::string, protocol::payload>::with<reply>,
+  caf::replies_to<push_atom, std::string, protocol::payload, caf::timespan>::with<reply>,
+  // Facade: push whose outcome goes to callbacks instead of a requester.
+  caf::reacts_to<push_atom, std::string, protocol::payload, caf::timespan,
+                 std::shared_ptr<push_hooks>>,
+  // Leave; yields once the channel is closed (leave reply or timeout).
+  caf::replies_to<leave_atom>::with<channel_state>,
+  caf::replies_to<leave_atom, caf::timespan>::with<channel_state>,
+  // Facade: leave whose outcome goes to callbacks.
+  caf::reacts_to<leave_atom, caf::timespan, std::shared_ptr<push_hooks>>,
+  // Subscribe or unsubscribe an actor to the channel's events.
+  caf::reacts_to<subscribe_atom, channel_subscriber_actor>,
+  caf::reacts_to<unsubscribe_atom, channel_subscriber_actor>,
+  // The current state and counters.
+  caf::replies_to<state_atom>::with<channel_state>,
+  caf::replies_to<stats_atom>::with<channel_stats>,
+  // INTERNAL: a decoded message for this topic, routed by the socket.
+  caf::reacts_to<message_atom, protocol::message>,
+  // INTERNAL: the socket opened.
+  caf::reacts_to<opened_atom>,
+  // INTERNAL: the socket lost its connection (reason: connection_closed,
+  // connection_error, heartbeat_timeout).
+  caf::reacts_to<error_atom, std::string>,
+  // INTERNAL: another channel joins this topic: leave if joined or joining.
+  caf::reacts_to<duplicate_atom>,
+  // INTERNAL: the socket refused to send the message with this ref.
+  caf::reacts_to<refused_atom, std::string, caf::error>,
+  // INTERNAL: timers, tagged with an epoch or a push id.
+  caf::reacts_to<rejoin_atom, uint64_t>,
+  caf::reacts_to<join_timeout_atom, uint64_t>,
+  caf::reacts_to<leave_timeout_atom, uint64_t>,
+  caf::reacts_to<push_timeout_atom, uint64_t>>;
+
+/// An actor receiving the events of a socket (subscribe it with `subscribe_atom`).
+using socket_subscriber_actor = caf::typed_actor<
+  // The connection opened.
+  caf::reacts_to<opened_atom>,
+  // The connection closed: code and reason.
+  caf::reacts_to<closed_atom, uint16_t, std::string>,
+  // A transport error: reason and HTTP status of a refused upgrade (0 if none).
+  caf::reacts_to<error_atom, std::string, int>,
+  // Every decoded inbound message.
+  caf::reacts_to<message_atom, protocol::message>>;
+
+/// The SOCKET actor interface: one Phoenix socket multiplexing channels over
+/// one connection; its reconnect supervisor role spawns a TRANSPORT per
+/// connection attempt.
+using socket_actor = caf::typed_actor<
+  // Connect (idempotent while connecting or open).
+  caf::reacts_to<connect_atom>,
+  // Disconnect with code and reason; yields once torn down. No reconnect after.
+  caf::replies_to<disconnect_atom, uint16_t, std::string>::with<connection_state>,
+  // Create a channel for a topic with join params.
+  caf::replies_to<channel_atom, std::string, protocol::payload>::with<channel_actor>,
+  // Route a channel spawned by the caller (the facade) for a topic.
+  caf::reacts_to<channel_atom, channel_actor, std::string>,
+  // Remove a channel (by identity) and its subscriptions.
+  caf::reacts_to<remove_atom, channel_actor>,
+  // The connection state and counters.
+  caf::replies_to<state_atom>::with<connection_state>,
+  caf::replies_to<stats_atom>::with<socket_stats>,
+  // Round trip time of a heartbeat; ec::not_connected if not open.
+  caf::replies_to<ping_atom>::with<caf::timespan>,
+  // Subscribe or unsubscribe an actor to the socket's events.
+  caf::reacts_to<subscribe_atom, socket_subscriber_actor>,
+  caf::reacts_to<unsubscribe_atom, socket_subscriber_actor>,
+  // INTERNAL: a channel sends a message (encoded, then sent or buffered).
+  caf::reacts_to<send_atom, protocol::message>,
+  // INTERNAL: a channel closed and leaves the routing table.
+  caf::reacts_to<remove_atom, channel_actor, closed_atom>,
+  // INTERNAL: timers, tagged with an epoch or generation.
+  caf::reacts_to<heartbeat_atom, uint64_t>,
+  caf::reacts_to<hb_timeout_atom, uint64_t>,
+  caf::reacts_to<reconnect_atom, uint64_t>,
+  caf::reacts_to<teardown_atom, uint64_t>>
+  ::extend_with<transport::listener_actor>;
+
+/// Registers the message types and the error category of phx with a config.
+/// Needed by every actor system that exchanges phx messages with another node.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace phx
+
+// -- type ID block: every message type of phx, one block ---------------------------
+
+CAF_BEGIN_TYPE_ID_BLOCK(phx, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(phx, (phx::protocol::payload))
+  CAF_ADD_TYPE_ID(phx, (phx::protocol::message))
+  CAF_ADD_TYPE_ID(phx, (phx::protocol::frame))
+  CAF_ADD_TYPE_ID(phx, (std::vector<phx::protocol::frame>))
+  CAF_ADD_TYPE_ID(phx, (phx::reply))
+  CAF_ADD_TYPE_ID(phx, (phx::channel_state))
+  CAF_ADD_TYPE_ID(phx, (phx::connection_state))
+  CAF_ADD_TYPE_ID(phx, (phx::socket_stats))
+  CAF_ADD_TYPE_ID(phx, (phx::channel_stats))
+  CAF_ADD_TYPE_ID(phx, (phx::transport::connect_request))
+  CAF_ADD_TYPE_ID(phx, (phx::transport::connect_failure))
+  CAF_ADD_TYPE_ID(phx, (phx::channel_actor))
+  CAF_ADD_TYPE_ID(phx, (phx::push_actor))
+  CAF_ADD_TYPE_ID(phx, (phx::socket_actor))
+  CAF_ADD_TYPE_ID(phx, (phx::channel_subscriber_actor))
+  CAF_ADD_TYPE_ID(phx, (phx::socket_subscriber_actor))
+  CAF_ADD_TYPE_ID(phx, (phx::transport::transport_actor))
+  CAF_ADD_TYPE_ID(phx, (phx::transport::listener_actor))
+CAF_END_TYPE_ID_BLOCK(phx)

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "phx/actors/actors.hpp"
+#include "phx/actors/options.hpp"
+
+namespace phx {
+
+/// The state of a CHANNEL actor: the state machine of phoenix.js's Channel,
+/// its join push, push buffer and bindings, and its REJOIN SUPERVISOR role
+/// (rejoin with backoff after errors, at once when the socket reopens).
+/// Exposed for deterministic tests.
+struct channel_actor_state {
+  static inline const char* name = "phx.channel";
+
+  /// A push waiting for its outcome: its PUSH actor (or callbacks), what to
+  /// send, and the ref once sent.
+  struct pending_push {
+    push_actor actor;
+    std::string event;
+    protocol::payload payload;
+    caf::timespan timeout{};
+    std::optional<std::string> ref;
+    bool in_buffer = false;
+  };
+
+  std::shared_ptr<socket_context> ctx;
+  /// The socket, held weakly: a channel never keeps its socket alive.
+  caf::actor_addr socket;
+  std::string topic;
+  std::function<protocol::payload()> params;
+  std::shared_ptr<channel_hooks> hooks;
+
+  channel_state state = channel_state::closed;
+  bool joined_once = false;
+  caf::timespan timeout{};
+
+  // -- join push --------------------------------------------------------------------
+
+  /// The ref of the current join push (== its join_ref); empty after a reset.
+  std::optional<std::string> join_ref;
+  /// True while the join push waits for its reply.
+  bool join_awaiting = false;
+  uint64_t join_epoch = 0;
+  std::vector<caf::typed_response_promise<reply>> join_waiters;
+
+  // -- rejoin supervisor ---------------------------------------------------------------
+
+  uint32_t rejoin_tries = 0;
+  uint64_t rejoin_epoch = 0;
+
+  // -- leave ---------------------------------------------------------------------------
+
+  std::optional<std::string> leave_ref;
+  uint64_t leave_epoch = 0;
+  std::vector<caf::typed_response_promise<channel_state>> leave_waiters;
+  std::vector<std::shared_ptr<push_hooks>> leave_hooks;
+
+  // -- pushes --------------------------------------------------------------------------
+
+  uint64_t next_push = 0;
+  std::unordered_map<uint64_t, pending_push> pushes;
+  std::unordered_map<std::string, uint64_t> by_ref;
+  /// Ids of pushes waiting for a join, in order (ids of finished pushes are skipped).
+  std::deque<uint64_t> buffer;
+  size_t buffered = 0;
+
+  std::vector<channel_subscriber_actor> subscribers;
+  channel_stats stats;
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+/// The CHANNEL behavior (for `spawn` and deterministic tests).
+channel_actor::behavior_type
+channel_impl(channel_actor::stateful_pointer<channel_actor_state> self,
+             socket_actor socket, std::shared_ptr<socket_context> ctx,
+             channel_options opts);
+
+/// Spawns a CHANNEL for `opts.topic` on `socket`. The caller routes it with
+/// `(channel_atom, channel, topic)` unless the socket spawned it.
+channel_actor spawn_channel(caf::actor_system& sys, socket_actor socket,
+                            std::shared_ptr<socket_context> ctx, channel_options opts);
+
+} // namespace phx

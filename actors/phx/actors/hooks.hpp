@@ -1,0 +1,194 @@
+#pragma once
+
+// Plain-function callbacks attached to actors: the facade's way of running
+// user code. Callbacks run in the context of the actor that produced the
+// event and pass through the socket's gate: the callbacks of one socket never
+// run concurrently. They must not block.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <caf/error.hpp>
+
+#include "phx/actors/actors.hpp"
+
+namespace phx {
+
+/// Serializes the callbacks of one socket (re-entrant: a callback may cause
+/// another to run at once, e.g. a late `receive` hook).
+class callback_gate {
+public:
+  template <class F>
+  void run(F&& f) {
+    std::lock_guard<std::recursive_mutex> guard{mutex_};
+    f();
+  }
+
+private:
+  std::recursive_mutex mutex_;
+};
+
+/// A thread-safe list of callbacks, each with a ref for removal. Firing takes
+/// a snapshot: callbacks removed during dispatch still run once, callbacks
+/// added during dispatch run from the next event on.
+template <class... Args>
+class callback_list {
+public:
+  using function_type = std::function<void(Args...)>;
+
+  /// Adds a callback under `ref`.
+  void add(uint64_t ref, function_type f) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    items_.emplace_back(ref, std::make_shared<function_type>(std::move(f)));
+    size_.store(items_.size(), std::memory_order_release);
+  }
+
+  /// Removes the callback with `ref`; false if absent.
+  bool remove(uint64_t ref) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    for (auto i = items_.begin(); i != items_.end(); ++i) {
+      if (i->first == ref) {
+        items_.erase(i);
+        size_.store(items_.size(), std::memory_order_release);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /// Number of callbacks (lock-free; for skipping work on the hot path).
+  size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+
+  /// Runs every callback with `args`, each through `gate`.
+  template <class... Ts>
+  void fire(callback_gate& gate, Ts&&... args) {
+    if (size() == 0)
+      return;
+    std::vector<std::shared_ptr<function_type>> snapshot;
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      snapshot.reserve(items_.size());
+      for (auto& item : items_)
+        snapshot.push_back(item.second);
+    }
+    gate.run([&] {
+      for (auto& f : snapshot)
+        (*f)(args...);
+    });
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<std::pair<uint64_t, std::shared_ptr<function_type>>> items_;
+  std::atomic<size_t> size_{0};
+};
+
+/// The callbacks of a socket (phoenix.cr's on_open/on_close/on_error/on_message).
+struct socket_hooks {
+  std::shared_ptr<callback_gate> gate = std::make_shared<callback_gate>();
+  /// Refs of callbacks: one counter per socket.
+  std::atomic<uint64_t> next_ref{0};
+  callback_list<> on_open;
+  /// Close code and reason.
+  callback_list<uint16_t, const std::string&> on_close;
+  /// Reason and the HTTP status of a refused upgrade (0 if none).
+  callback_list<const std::string&, int> on_error;
+  /// Every decoded message.
+  callback_list<const protocol::message&> on_message;
+  /// Connection state changes (for a facade mirror).
+  std::function<void(connection_state)> on_state;
+
+  uint64_t make_ref() { return ++next_ref; }
+};
+
+/// The callbacks of a channel (bindings by event, lifecycle, state mirror).
+struct channel_hooks {
+  using binding = std::function<void(const protocol::message&, const std::string& join_ref)>;
+  /// May replace the payload of each inbound event before dispatch.
+  using transform = std::function<protocol::payload(const protocol::message&)>;
+
+  explicit channel_hooks(std::shared_ptr<callback_gate> g) : gate(std::move(g)) {}
+
+  std::shared_ptr<callback_gate> gate;
+
+  /// Adds a binding for `event`; returns its ref (consecutive from 0).
+  uint64_t on(const std::string& event, binding f);
+
+  /// Removes every binding of `event`, or only `ref`.
+  void off(const std::string& event, std::optional<uint64_t> ref = std::nullopt);
+
+  /// Runs the bindings of `msg.event` (a snapshot) through the gate.
+  void dispatch(const protocol::message& msg, const std::string& join_ref);
+
+  /// True if any binding exists for `event`.
+  bool bound(const std::string& event) const;
+
+  /// Drops every binding and callback (breaks cycles through captures).
+  void clear();
+
+  /// Set once before the channel starts; runs in the channel actor.
+  transform on_message;
+  /// State changes and join outcomes (each join attempt), run through the gate.
+  std::function<void(channel_state)> on_state;
+  std::function<void(const reply&)> on_join;
+
+private:
+  mutable std::mutex mutex_;
+  uint64_t next_binding_ = 0;
+  std::vector<std::tuple<std::string, uint64_t, std::shared_ptr<binding>>> bindings_;
+};
+
+/// How a push ended, from the facade's point of view.
+struct push_outcome {
+  /// "ok", "error" (server replies), "timeout" (no reply in time, or the
+  /// channel or socket went away) or "failed" (refused locally: buffer full,
+  /// encode error, not joined; never sent).
+  std::string status;
+  /// The server's response ({} for timeout and failed).
+  protocol::payload response;
+  /// Why, for "timeout" and "failed".
+  caf::error error;
+};
+
+/// The hooks and the outcome of one push (facade side). Thread-safe.
+class push_hooks {
+public:
+  explicit push_hooks(std::shared_ptr<callback_gate> g) : gate_(std::move(g)) {}
+
+  /// Adds a hook for a status; runs at once if that outcome already happened.
+  void receive(const std::string& status, std::function<void(const protocol::payload&)> f);
+
+  /// Records the one outcome and runs its hooks; later calls are ignored
+  /// (returns false).
+  bool resolve(push_outcome outcome);
+
+  /// Waits for the outcome (never call from a callback).
+  push_outcome wait();
+
+  /// Waits up to `timeout`; empty if still pending.
+  std::optional<push_outcome> wait_for(std::chrono::milliseconds timeout);
+
+  /// The outcome if there is one.
+  std::optional<push_outcome> outcome() const;
+
+private:
+  std::shared_ptr<callback_gate> gate_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::optional<push_outcome> outcome_;
+  std::vector<std::pair<std::string, std::function<void(const protocol::payload&)>>> hooks_;
+};
+
+/// Maps an error outcome to its facade status: "timeout" or "failed".
+std::string status_of(const caf::error& err);
+
+} // namespace phx

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+#include "phx/actors/actors.hpp"
+#include "phx/actors/hooks.hpp"
+#include "phx/actors/logger.hpp"
+#include "phx/protocol/backoff.hpp"
+#include "phx/protocol/serializer.hpp"
+#include "phx/protocol/url.hpp"
+#include "phx/transport/transport.hpp"
+
+namespace phx {
+
+/// phoenix.cr's defaults.
+constexpr std::chrono::milliseconds default_timeout{10000};
+constexpr std::chrono::milliseconds default_heartbeat_interval{30000};
+
+/// Makes the TRANSPORT of one connection attempt. The default spawns the real
+/// websocketpp transport; deterministic tests plug in a fake.
+using transport_factory = std::function<transport::transport_actor(
+  caf::actor_system&, transport::listener_actor, transport::generation,
+  transport::connect_request)>;
+
+/// Everything a SOCKET actor needs; fixed at spawn.
+struct socket_options {
+  /// Where to connect (`parse_endpoint` / `make_endpoint`).
+  protocol::endpoint endpoint;
+  /// Connect params, evaluated at every (re)connect (fresh tokens). Must
+  /// return a JSON object (or null for none).
+  std::function<protocol::json_document()> params;
+  /// Extra HTTP headers of the upgrade request (values never logged).
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// Auth token, evaluated at every connect; sent as the
+  /// `Sec-WebSocket-Protocol` `phoenix, base64url.bearer.phx.<b64>`.
+  std::function<std::optional<std::string>()> auth_token;
+  /// Wire protocol version ("2.0.0" or "1.0.0").
+  std::string vsn{protocol::vsn_2};
+  /// Replaces the serializer chosen by `vsn` (custom encode/decode).
+  std::shared_ptr<const protocol::serializer> serializer;
+  /// Default timeout of joins, pushes and leaves.
+  caf::timespan timeout = default_timeout;
+  /// Heartbeat interval; the heartbeat timeout is the same. Zero disables.
+  caf::timespan heartbeat_interval = default_heartbeat_interval;
+  /// Reconnect backoff (ms by tries from 1) and its jitter window in ms.
+  protocol::backoff_fn reconnect_after_ms = protocol::default_reconnect_after_ms;
+  int64_t reconnect_jitter_ms = 0;
+  /// Rejoin backoff (ms by tries from 1) and its jitter window in ms.
+  protocol::backoff_fn rejoin_after_ms = protocol::default_rejoin_after_ms;
+  int64_t rejoin_jitter_ms = 0;
+  /// Bounds of the send buffer (frames waiting for a connection).
+  size_t max_send_buffer_frames = 10000;
+  size_t max_send_buffer_bytes = 16 * 1024 * 1024;
+  /// Bound of each channel's push buffer (pushes waiting for a join).
+  size_t max_push_buffer = 10000;
+  /// Bound of events queued per channel subscriber (see channel docs).
+  size_t max_subscriber_queue = 10000;
+  /// Largest inbound frame accepted (a larger one closes with 1009).
+  uint64_t max_frame_size = 16 * 1024 * 1024;
+  /// TLS settings for wss.
+  transport::tls_options tls;
+  /// Time allowed to open a connection.
+  caf::timespan open_timeout = std::chrono::seconds{10};
+  /// Time a `disconnect` waits for the close handshake before dropping the link.
+  caf::timespan close_timeout = std::chrono::milliseconds{1500};
+  /// Where log lines go.
+  phx::logger logger;
+  /// Callbacks (facade); may be null.
+  std::shared_ptr<socket_hooks> hooks;
+  /// Source of the uniform random numbers in [0, 1) used for jitter.
+  std::function<double()> random;
+  /// Makes the transport of each connection attempt (null: the real one).
+  phx::transport_factory transport_factory;
+};
+
+/// A channel as a facade creates it: join params (a function evaluated at
+/// every join) and callbacks. Local only (holds functions).
+struct channel_options {
+  std::string topic;
+  std::function<protocol::payload()> params;
+  std::shared_ptr<channel_hooks> hooks;
+};
+
+/// What a socket and its channels share: the options, the serializer, the
+/// ref counter (one per socket, never reused) and the connection flag that
+/// phoenix.js's `canPush` and "rejoin if connected" read synchronously.
+struct socket_context {
+  socket_options options;
+  std::shared_ptr<const protocol::serializer> serializer;
+  std::atomic<uint64_t> last_ref{0};
+  std::atomic<bool> connected{false};
+
+  /// The next ref: "1", "2", ...
+  std::string make_ref() { return std::to_string(++last_ref); }
+};
+
+/// Validates the options and builds the shared context (an error for an
+/// unsupported vsn or params that are not an object).
+caf::expected<std::shared_ptr<socket_context>> make_socket_context(socket_options opts);
+
+} // namespace phx

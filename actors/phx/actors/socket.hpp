@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "phx/actors/actors.hpp"
+#include "phx/actors/options.hpp"
+
+namespace phx {
+
+/// The state of a SOCKET actor. The socket owns the connection (through one
+/// TRANSPORT per attempt), the send buffer, the heartbeat, the routing of
+/// messages to channels and the socket callbacks; its RECONNECT SUPERVISOR
+/// role restarts the connection with backoff after every close the user did
+/// not ask for. Exposed for deterministic tests.
+struct socket_state {
+  static inline const char* name = "phx.socket";
+
+  /// A frame waiting for a connection.
+  struct buffered_frame {
+    protocol::frame frame;
+    std::optional<std::string> ref;
+    caf::strong_actor_ptr sender;
+  };
+
+  /// A connection being closed by `disconnect`: who waits for it.
+  struct teardown {
+    transport::transport_actor transport;
+    uint16_t code = 1000;
+    std::string reason;
+    std::vector<caf::typed_response_promise<connection_state>> waiters;
+  };
+
+  /// A `ping` waiting for its heartbeat reply.
+  struct pending_ping {
+    caf::actor_clock::time_point sent;
+    caf::typed_response_promise<caf::timespan> promise;
+  };
+
+  std::shared_ptr<socket_context> ctx;
+
+  // -- connection and reconnect supervisor ----------------------------------------
+
+  connection_state conn = connection_state::closed;
+  transport::generation gen = 0;
+  transport::transport_actor transport;
+  /// True after `disconnect` (and before the first `connect`): no reconnect.
+  bool manual_disconnect = true;
+  uint32_t reconnect_tries = 0;
+  uint64_t reconnect_epoch = 0;
+  std::map<transport::generation, teardown> closing;
+
+  // -- heartbeat -------------------------------------------------------------------
+
+  std::optional<std::string> pending_heartbeat;
+  uint64_t heartbeat_epoch = 0;
+  std::unordered_map<std::string, pending_ping> pings;
+
+  // -- send buffer -----------------------------------------------------------------
+
+  std::deque<buffered_frame> send_buffer;
+  size_t buffered_bytes = 0;
+
+  // -- routing and subscribers -------------------------------------------------------
+
+  std::unordered_map<std::string, std::vector<channel_actor>> routes;
+  std::vector<socket_subscriber_actor> subscribers;
+
+  socket_stats stats;
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+/// The SOCKET behavior (for `spawn` and deterministic tests).
+socket_actor::behavior_type
+socket_impl(socket_actor::stateful_pointer<socket_state> self,
+            std::shared_ptr<socket_context> ctx);
+
+/// Spawns a SOCKET for a context (see `make_socket_context`). It does not
+/// connect until it receives `connect_atom`.
+socket_actor spawn_socket(caf::actor_system& sys, std::shared_ptr<socket_context> ctx);
+
+/// Builds the connect request of the next attempt: URL with fresh params,
+/// headers, auth token subprotocol, TLS and limits.
+transport::connect_request make_connect_request(const socket_context& ctx);
+
+} // namespace phx

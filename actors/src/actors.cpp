@@ -1,0 +1,62 @@
+#include "phx/actors/actors.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+namespace phx {
+
+std::string to_string(channel_state x) {
+  switch (x) {
+    case channel_state::closed: return "closed";
+    case channel_state::errored: return "errored";
+    case channel_state::joined: return "joined";
+    case channel_state::joining: return "joining";
+    case channel_state::leaving: return "leaving";
+  }
+  return "unknown";
+}
+
+std::string to_string(connection_state x) {
+  switch (x) {
+    case connection_state::connecting: return "connecting";
+    case connection_state::open: return "open";
+    case connection_state::closing: return "closing";
+    case connection_state::closed: return "closed";
+  }
+  return "closed";
+}
+
+const char* to_string(ec code) noexcept {
+  switch (code) {
+    case ec::none: return "none";
+    case ec::push_timeout: return "push_timeout";
+    case ec::join_timeout: return "join_timeout";
+    case ec::already_joined: return "already_joined";
+    case ec::not_joined: return "not_joined";
+    case ec::channel_closed: return "channel_closed";
+    case ec::send_buffer_full: return "send_buffer_full";
+    case ec::push_buffer_full: return "push_buffer_full";
+    case ec::encode_failed: return "encode_failed";
+    case ec::decode_failed: return "decode_failed";
+    case ec::not_connected: return "not_connected";
+    case ec::invalid_argument: return "invalid_argument";
+    case ec::disconnected: return "disconnected";
+    case ec::overflow: return "overflow";
+  }
+  return "unknown";
+}
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::phx>();
+  cfg.add_error_category(caf::atom("phx"), [](uint8_t code, caf::atom_value,
+                                               const caf::message& context) {
+    std::string out = "phx::";
+    out += to_string(static_cast<ec>(code));
+    if (!context.empty()) {
+      out += ' ';
+      out += to_string(context);
+    }
+    return out;
+  });
+}
+
+} // namespace phx

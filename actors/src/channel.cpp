@@ -1,0 +1,571 @@
+#include "phx/actors/channel.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "phx/actors/push.hpp"
+
+namespace phx {
+
+namespace {
+
+using self_ptr = channel_actor::stateful_pointer<channel_actor_state>;
+
+constexpr std::string_view component = "channel";
+
+const logger& log_of(self_ptr self) {
+  return self->state.ctx->options.logger;
+}
+
+socket_actor socket_of(self_ptr self) {
+  return caf::actor_cast<socket_actor>(self->state.socket);
+}
+
+bool connected(self_ptr self) {
+  return self->state.ctx->connected.load();
+}
+
+bool can_push(self_ptr self) {
+  return connected(self) && self->state.state == channel_state::joined;
+}
+
+void send_to_socket(self_ptr self, protocol::message&& msg) {
+  if (auto sock = socket_of(self))
+    self->send(sock, send_atom::value, std::move(msg));
+}
+
+protocol::message outgoing(self_ptr self, std::optional<std::string> ref,
+                               std::string_view event, protocol::payload payload) {
+  protocol::message msg;
+  msg.join_ref = self->state.join_ref;
+  msg.ref = std::move(ref);
+  msg.topic = self->state.topic;
+  msg.event = std::string{event};
+  msg.payload = std::move(payload);
+  return msg;
+}
+
+void set_state(self_ptr self, channel_state next) {
+  auto& st = self->state;
+  if (st.state == next)
+    return;
+  st.state = next;
+  st.stats.state = next;
+  if (st.hooks && st.hooks->on_state)
+    st.hooks->gate->run([&] { st.hooks->on_state(next); });
+  for (auto& sub : st.subscribers)
+    self->send(sub, state_atom::value, st.topic, next);
+}
+
+// -- rejoin supervisor ---------------------------------------------------------------
+
+void reset_rejoin(self_ptr self) {
+  self->state.rejoin_tries = 0;
+  ++self->state.rejoin_epoch;
+}
+
+void schedule_rejoin(self_ptr self) {
+  auto& st = self->state;
+  auto& opts = st.ctx->options;
+  ++st.rejoin_epoch;
+  auto delay = opts.rejoin_after_ms(st.rejoin_tries + 1);
+  if (opts.rejoin_jitter_ms > 0) {
+    auto unit = opts.random ? opts.random()
+                            : std::uniform_real_distribution<double>{0.0, 1.0}(st.rng);
+    delay = protocol::jittered(delay, opts.rejoin_jitter_ms, unit);
+  }
+  self->delayed_send(self, std::chrono::milliseconds{delay}, rejoin_atom::value,
+                     st.rejoin_epoch);
+}
+
+// -- outcomes ------------------------------------------------------------------------
+
+// Ends a push with its one outcome (a reply or an error) and forgets it.
+template <class Outcome>
+void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
+  auto& st = self->state;
+  auto i = st.pushes.find(id);
+  if (i == st.pushes.end())
+    return;
+  if (i->second.ref)
+    st.by_ref.erase(*i->second.ref);
+  if (i->second.in_buffer)
+    --st.buffered;
+  st.stats.buffered = st.buffered;
+  self->send(i->second.actor, outcome_atom::value, std::forward<Outcome>(outcome));
+  st.pushes.erase(i);
+}
+
+void notify_join(self_ptr self, const reply& r, const caf::error& err) {
+  auto& st = self->state;
+  if (st.hooks && st.hooks->on_join)
+    st.hooks->gate->run([&] { st.hooks->on_join(r); });
+  for (auto& sub : st.subscribers)
+    self->send(sub, join_atom::value, st.topic, r);
+  auto waiters = std::move(st.join_waiters);
+  st.join_waiters.clear();
+  for (auto& rp : waiters) {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(r);
+  }
+}
+
+// -- sending ---------------------------------------------------------------------------
+
+void arm_push(self_ptr self, uint64_t id, caf::timespan timeout) {
+  self->delayed_send(self, timeout, push_timeout_atom::value, id);
+}
+
+void send_push(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto& p = st.pushes[id];
+  auto ref = st.ctx->make_ref();
+  p.ref = ref;
+  st.by_ref.emplace(ref, id);
+  send_to_socket(self, outgoing(self, std::move(ref), p.event, p.payload));
+}
+
+// Sends the pushes buffered before the join: each gets a new ref and a new
+// timeout (a new id, so its old timer finds nothing).
+void flush_push_buffer(self_ptr self) {
+  auto& st = self->state;
+  auto ids = std::move(st.buffer);
+  st.buffer.clear();
+  st.buffered = 0;
+  for (auto id : ids) {
+    auto i = st.pushes.find(id);
+    if (i == st.pushes.end() || !i->second.in_buffer)
+      continue;
+    auto p = std::move(i->second);
+    p.in_buffer = false;
+    st.pushes.erase(i);
+    auto fresh = ++st.next_push;
+    auto timeout = p.timeout;
+    st.pushes.emplace(fresh, std::move(p));
+    arm_push(self, fresh, timeout);
+    send_push(self, fresh);
+  }
+  st.stats.buffered = 0;
+}
+
+void rejoin(self_ptr self) {
+  auto& st = self->state;
+  if (st.state == channel_state::leaving)
+    return;
+  set_state(self, channel_state::joining);
+  st.join_ref = st.ctx->make_ref();
+  st.join_awaiting = true;
+  ++st.join_epoch;
+  ++st.stats.joins;
+  self->delayed_send(self, st.timeout, join_timeout_atom::value, st.join_epoch);
+  auto params = st.params ? st.params() : protocol::payload{};
+  send_to_socket(self, outgoing(self, st.join_ref, protocol::events::join,
+                                    std::move(params)));
+}
+
+// -- lifecycle -----------------------------------------------------------------------
+
+void finish_leaves(self_ptr self) {
+  auto& st = self->state;
+  for (auto& rp : st.leave_waiters)
+    rp.deliver(channel_state::closed);
+  st.leave_waiters.clear();
+  for (auto& h : st.leave_hooks)
+    h->resolve({"ok", protocol::payload{}, caf::error{}});
+  st.leave_hooks.clear();
+}
+
+void close_channel(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.state == channel_state::closed) {
+    finish_leaves(self);
+    return;
+  }
+  log_of(self).debug(component, st.topic + " closed (" + why + ")");
+  reset_rejoin(self);
+  ++st.join_epoch;
+  ++st.leave_epoch;
+  st.join_awaiting = false;
+  set_state(self, channel_state::closed);
+  if (auto sock = socket_of(self))
+    self->send(sock, remove_atom::value, channel_actor{self}, closed_atom::value);
+  // No reply can reach a removed channel: every pending push ends now.
+  std::vector<uint64_t> ids;
+  ids.reserve(st.pushes.size());
+  for (auto& [id, p] : st.pushes)
+    ids.push_back(id);
+  for (auto id : ids)
+    end_push(self, id, caf::make_error(ec::channel_closed, "the channel closed"));
+  st.buffer.clear();
+  st.buffered = 0;
+  if (!st.join_waiters.empty())
+    notify_join(self, reply{"timeout", {}},
+                caf::make_error(ec::channel_closed, "the channel closed before joining"));
+  finish_leaves(self);
+}
+
+void start_leave(self_ptr self, caf::timespan timeout) {
+  auto& st = self->state;
+  if (st.state == channel_state::closed) {
+    close_channel(self, "leave");
+    return;
+  }
+  reset_rejoin(self);
+  ++st.join_epoch;
+  st.join_awaiting = false;
+  bool was_on_server = connected(self)
+                       && (st.state == channel_state::joined
+                           || st.state == channel_state::joining);
+  set_state(self, channel_state::leaving);
+  if (!was_on_server) {
+    // No server channel to leave (or no connection to reach it): close now.
+    close_channel(self, "leave");
+    return;
+  }
+  st.leave_ref = st.ctx->make_ref();
+  ++st.leave_epoch;
+  self->delayed_send(self, timeout, leave_timeout_atom::value, st.leave_epoch);
+  send_to_socket(self, outgoing(self, st.leave_ref, protocol::events::leave,
+                                    protocol::payload{}));
+}
+
+// phx_error from the server, or a transport loss reported by the socket.
+void on_error(self_ptr self) {
+  auto& st = self->state;
+  // No rejoin while leaving or closed.
+  if (st.state == channel_state::leaving || st.state == channel_state::closed)
+    return;
+  if (st.state == channel_state::joining) {
+    // Forget the join push: its late reply is ignored.
+    st.join_ref.reset();
+    st.join_awaiting = false;
+    ++st.join_epoch;
+  }
+  set_state(self, channel_state::errored);
+  if (connected(self))
+    schedule_rejoin(self);
+}
+
+void dispatch(self_ptr self, protocol::message&& msg) {
+  auto& st = self->state;
+  auto join_ref = st.join_ref.value_or(std::string{});
+  if (st.hooks) {
+    if (st.hooks->on_message) {
+      auto transformed = st.hooks->on_message(msg);
+      msg.payload = std::move(transformed);
+    }
+    st.hooks->dispatch(msg, join_ref);
+  }
+  if (st.subscribers.empty())
+    return;
+  for (size_t i = 0; i + 1 < st.subscribers.size(); ++i)
+    self->send(st.subscribers[i], event_atom::value, msg, join_ref);
+  self->send(st.subscribers.back(), event_atom::value, std::move(msg),
+             std::move(join_ref));
+}
+
+void on_reply(self_ptr self, protocol::message&& msg) {
+  auto& st = self->state;
+  if (!msg.ref) {
+    ++st.stats.unmatched_replies;
+    return;
+  }
+  auto& ref = *msg.ref;
+  if (st.join_awaiting && ref == st.join_ref) {
+    st.join_awaiting = false;
+    ++st.join_epoch;
+    reply r{std::move(msg.status), std::move(msg.payload)};
+    if (r.ok()) {
+      set_state(self, channel_state::joined);
+      reset_rejoin(self);
+      flush_push_buffer(self);
+    } else {
+      log_of(self).info(component, st.topic + " join refused");
+      set_state(self, channel_state::errored);
+      if (connected(self))
+        schedule_rejoin(self);
+    }
+    notify_join(self, r, caf::error{});
+    return;
+  }
+  if (st.leave_ref && ref == *st.leave_ref) {
+    st.leave_ref.reset();
+    close_channel(self, "leave");
+    return;
+  }
+  if (auto i = st.by_ref.find(ref); i != st.by_ref.end()) {
+    auto id = i->second;
+    end_push(self, id, reply{std::move(msg.status), std::move(msg.payload)});
+    return;
+  }
+  ++st.stats.unmatched_replies;
+  if (log_of(self).enabled(log_level::debug))
+    log_of(self).debug(component, "no pending push for reply " + protocol::describe(msg));
+}
+
+void on_message(self_ptr self, protocol::message&& msg) {
+  auto& st = self->state;
+  if (msg.join_ref && msg.join_ref != st.join_ref) {
+    ++st.stats.stale_dropped;
+    if (log_of(self).enabled(log_level::debug))
+      log_of(self).debug(component, "dropping outdated message " + protocol::describe(msg));
+    return;
+  }
+  if (msg.is_reply()) {
+    on_reply(self, std::move(msg));
+    return;
+  }
+  if (msg.event == protocol::events::close) {
+    close_channel(self, "phx_close");
+  } else if (msg.event == protocol::events::error) {
+    log_of(self).info(component, st.topic + " errored");
+    on_error(self);
+  }
+  dispatch(self, std::move(msg));
+}
+
+// Accepts a push; `actor` delivers its outcome.
+void accept_push(self_ptr self, push_actor actor, std::string&& event,
+                 protocol::payload&& payload, caf::timespan timeout) {
+  auto& st = self->state;
+  auto id = ++st.next_push;
+  st.pushes.emplace(id, channel_actor_state::pending_push{std::move(actor), std::move(event),
+                                                          std::move(payload), timeout,
+                                                          std::nullopt});
+  arm_push(self, id, timeout);
+  if (can_push(self)) {
+    send_push(self, id);
+    return;
+  }
+  if (st.buffered >= st.ctx->options.max_push_buffer) {
+    log_of(self).warning(component, st.topic + " push buffer full, refusing a push");
+    end_push(self, id,
+             caf::make_error(ec::push_buffer_full, "the channel's push buffer is full"));
+    return;
+  }
+  st.pushes[id].in_buffer = true;
+  st.buffer.push_back(id);
+  ++st.buffered;
+  st.stats.buffered = st.buffered;
+}
+
+// Why a push cannot be accepted at all, if so.
+caf::error refusal(self_ptr self, const std::string& event) {
+  auto& st = self->state;
+  if (!st.joined_once)
+    return caf::make_error(ec::not_joined, "tried to push '" + event + "' to '" + st.topic
+                                             + "' before joining. Use channel.join() before "
+                                               "pushing events");
+  if (st.state == channel_state::closed)
+    return caf::make_error(ec::channel_closed, "the channel is closed");
+  return caf::error{};
+}
+
+caf::error already_joined() {
+  return caf::make_error(ec::already_joined,
+                         "tried to join multiple times. 'join' can only be called a "
+                         "single time per channel instance");
+}
+
+caf::result<reply> join(self_ptr self, caf::timespan timeout) {
+  auto& st = self->state;
+  if (st.joined_once)
+    return already_joined();
+  st.joined_once = true;
+  st.timeout = timeout;
+  auto rp = self->make_response_promise<reply>();
+  st.join_waiters.push_back(rp);
+  rejoin(self);
+  return rp;
+}
+
+caf::result<reply> push(self_ptr self, std::string& event, protocol::payload& payload,
+                        caf::timespan timeout) {
+  if (auto err = refusal(self, event))
+    return err;
+  channel_actor me = self;
+  auto p = self->spawn(push_impl, me, std::shared_ptr<push_hooks>{});
+  accept_push(self, p, std::move(event), std::move(payload), timeout);
+  return self->delegate(p, get_atom::value);
+}
+
+caf::result<channel_state> leave(self_ptr self, caf::timespan timeout) {
+  auto& st = self->state;
+  if (st.state == channel_state::closed)
+    return channel_state::closed;
+  auto rp = self->make_response_promise<channel_state>();
+  st.leave_waiters.push_back(rp);
+  start_leave(self, timeout);
+  return rp;
+}
+
+} // namespace
+
+channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
+                                          std::shared_ptr<socket_context> ctx,
+                                          channel_options opts) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.socket = socket.address();
+  st.topic = std::move(opts.topic);
+  st.params = std::move(opts.params);
+  st.hooks = std::move(opts.hooks);
+  st.timeout = st.ctx->options.timeout;
+  self->monitor(socket);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source == st.socket) {
+      // The socket is gone: no connection will come back for this channel.
+      if (st.state == channel_state::joined || st.state == channel_state::joining)
+        on_error(self);
+      return;
+    }
+    st.subscribers.erase(std::remove_if(st.subscribers.begin(), st.subscribers.end(),
+                                        [&](const channel_subscriber_actor& s) {
+                                          return s.address() == dm.source;
+                                        }),
+                         st.subscribers.end());
+  });
+  return {
+    // -- user interface -------------------------------------------------------------
+    [self](join_atom) { return join(self, self->state.ctx->options.timeout); },
+    [self](join_atom, caf::timespan timeout) { return join(self, timeout); },
+    [self](push_atom, std::string& event, protocol::payload& payload) {
+      return push(self, event, payload, self->state.ctx->options.timeout);
+    },
+    [self](push_atom, std::string& event, protocol::payload& payload,
+           caf::timespan timeout) { return push(self, event, payload, timeout); },
+    [self](push_atom, std::string& event, protocol::payload& payload,
+           caf::timespan timeout, std::shared_ptr<push_hooks>& hooks) {
+      if (auto err = refusal(self, event)) {
+        hooks->resolve({status_of(err), protocol::payload{}, err});
+        return;
+      }
+      channel_actor me = self;
+      auto p = self->spawn(push_impl, me, hooks);
+      accept_push(self, p, std::move(event), std::move(payload), timeout);
+    },
+    [self](leave_atom) { return leave(self, self->state.ctx->options.timeout); },
+    [self](leave_atom, caf::timespan timeout) { return leave(self, timeout); },
+    [self](leave_atom, caf::timespan timeout, std::shared_ptr<push_hooks>& hooks) {
+      auto& st = self->state;
+      if (st.state == channel_state::closed) {
+        hooks->resolve({"ok", protocol::payload{}, caf::error{}});
+        return;
+      }
+      st.leave_hooks.push_back(std::move(hooks));
+      start_leave(self, timeout);
+    },
+    [self](subscribe_atom, channel_subscriber_actor& sub) {
+      self->monitor(sub);
+      self->state.subscribers.push_back(std::move(sub));
+    },
+    [self](unsubscribe_atom, channel_subscriber_actor& sub) {
+      auto& subs = self->state.subscribers;
+      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+    },
+    [self](state_atom) { return self->state.state; },
+    [self](stats_atom) {
+      auto stats = self->state.stats;
+      stats.state = self->state.state;
+      stats.pending = self->state.pushes.size() - self->state.buffered;
+      stats.buffered = self->state.buffered;
+      return stats;
+    },
+    // -- from the socket ----------------------------------------------------------------
+    [self](message_atom, protocol::message& msg) { on_message(self, std::move(msg)); },
+    [self](opened_atom) {
+      reset_rejoin(self);
+      if (self->state.state == channel_state::errored)
+        rejoin(self);
+    },
+    [self](error_atom, std::string& reason) {
+      auto& st = self->state;
+      reset_rejoin(self);
+      if (st.state != channel_state::joined && st.state != channel_state::joining)
+        return;
+      on_error(self);
+      // Bindings see what phoenix.js triggers: {source: "transport", reason}.
+      protocol::json_document body;
+      body.SetObject();
+      body.AddMember("source", "transport", body.GetAllocator());
+      body.AddMember("reason", protocol::json_value{reason.c_str(), body.GetAllocator()},
+                     body.GetAllocator());
+      protocol::message msg;
+      msg.topic = st.topic;
+      msg.event = std::string{protocol::events::error};
+      msg.payload = protocol::payload{std::move(body)};
+      dispatch(self, std::move(msg));
+    },
+    [self](duplicate_atom) {
+      auto& st = self->state;
+      if (st.state == channel_state::joined || st.state == channel_state::joining) {
+        log_of(self).info(component, "leaving duplicate topic \"" + st.topic + "\"");
+        start_leave(self, st.timeout);
+      }
+    },
+    [self](refused_atom, std::string& ref, caf::error& err) {
+      auto& st = self->state;
+      if (auto i = st.by_ref.find(ref); i != st.by_ref.end()) {
+        end_push(self, i->second, std::move(err));
+        return;
+      }
+      if (st.join_awaiting && st.join_ref == ref) {
+        // The join could not be sent: an error outcome, rejoin with backoff.
+        st.join_awaiting = false;
+        ++st.join_epoch;
+        set_state(self, channel_state::errored);
+        notify_join(self, reply{"error", protocol::payload{}}, err);
+        if (connected(self))
+          schedule_rejoin(self);
+      }
+    },
+    // -- timers -----------------------------------------------------------------------
+    [self](rejoin_atom, uint64_t epoch) {
+      auto& st = self->state;
+      if (epoch != st.rejoin_epoch)
+        return;
+      ++st.rejoin_tries;
+      if (connected(self))
+        rejoin(self);
+    },
+    [self](join_timeout_atom, uint64_t epoch) {
+      auto& st = self->state;
+      if (epoch != st.join_epoch || !st.join_awaiting)
+        return;
+      log_of(self).info(component, "timeout joining " + st.topic);
+      // Tell the server to drop the attempt, forget it, then back off.
+      send_to_socket(self, outgoing(self, st.ctx->make_ref(), protocol::events::leave,
+                                        protocol::payload{}));
+      set_state(self, channel_state::errored);
+      st.join_ref.reset();
+      st.join_awaiting = false;
+      notify_join(self, reply{"timeout", protocol::payload{}},
+                  caf::make_error(ec::join_timeout, "no join reply in time"));
+      if (connected(self))
+        schedule_rejoin(self);
+    },
+    [self](leave_timeout_atom, uint64_t epoch) {
+      if (epoch != self->state.leave_epoch)
+        return;
+      close_channel(self, "leave timeout");
+    },
+    [self](push_timeout_atom, uint64_t id) {
+      end_push(self, id, caf::make_error(ec::push_timeout, "no reply in time"));
+    },
+  };
+}
+
+channel_actor spawn_channel(caf::actor_system& sys, socket_actor socket,
+                            std::shared_ptr<socket_context> ctx, channel_options opts) {
+  return sys.spawn(channel_impl, std::move(socket), std::move(ctx), std::move(opts));
+}
+
+} // namespace phx

@@ -1,0 +1,125 @@
+#include "phx/actors/hooks.hpp"
+
+#include <algorithm>
+
+namespace phx {
+
+// -- channel_hooks -----------------------------------------------------------------
+
+uint64_t channel_hooks::on(const std::string& event, binding f) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto ref = next_binding_++;
+  bindings_.emplace_back(event, ref, std::make_shared<binding>(std::move(f)));
+  return ref;
+}
+
+void channel_hooks::off(const std::string& event, std::optional<uint64_t> ref) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  bindings_.erase(std::remove_if(bindings_.begin(), bindings_.end(),
+                                 [&](const auto& b) {
+                                   return std::get<0>(b) == event
+                                          && (!ref || std::get<1>(b) == *ref);
+                                 }),
+                  bindings_.end());
+}
+
+bool channel_hooks::bound(const std::string& event) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return std::any_of(bindings_.begin(), bindings_.end(),
+                     [&](const auto& b) { return std::get<0>(b) == event; });
+}
+
+void channel_hooks::clear() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  bindings_.clear();
+  on_message = nullptr;
+  on_state = nullptr;
+  on_join = nullptr;
+}
+
+void channel_hooks::dispatch(const protocol::message& msg,
+                             const std::string& join_ref) {
+  std::vector<std::shared_ptr<binding>> snapshot;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    for (auto& b : bindings_)
+      if (std::get<0>(b) == msg.event)
+        snapshot.push_back(std::get<2>(b));
+  }
+  if (snapshot.empty())
+    return;
+  gate->run([&] {
+    for (auto& f : snapshot)
+      (*f)(msg, join_ref);
+  });
+}
+
+// -- push_hooks --------------------------------------------------------------------
+
+void push_hooks::receive(const std::string& status,
+                         std::function<void(const protocol::payload&)> f) {
+  std::optional<protocol::payload> run_now;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (outcome_) {
+      if (outcome_->status == status)
+        run_now = outcome_->response;
+    } else {
+      hooks_.emplace_back(status, std::move(f));
+      return;
+    }
+  }
+  if (run_now)
+    gate_->run([&] { f(*run_now); });
+}
+
+bool push_hooks::resolve(push_outcome outcome) {
+  std::vector<std::function<void(const protocol::payload&)>> to_run;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (outcome_)
+      return false;
+    outcome_ = std::move(outcome);
+    for (auto& [status, f] : hooks_)
+      if (status == outcome_->status)
+        to_run.push_back(std::move(f));
+    // The hooks are released with the outcome (no leak per push).
+    hooks_.clear();
+  }
+  cv_.notify_all();
+  if (!to_run.empty())
+    gate_->run([&] {
+      for (auto& f : to_run)
+        f(outcome_->response);
+    });
+  return true;
+}
+
+push_outcome push_hooks::wait() {
+  std::unique_lock<std::mutex> guard{mutex_};
+  cv_.wait(guard, [this] { return outcome_.has_value(); });
+  return *outcome_;
+}
+
+std::optional<push_outcome> push_hooks::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> guard{mutex_};
+  if (!cv_.wait_for(guard, timeout, [this] { return outcome_.has_value(); }))
+    return std::nullopt;
+  return *outcome_;
+}
+
+std::optional<push_outcome> push_hooks::outcome() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return outcome_;
+}
+
+std::string status_of(const caf::error& err) {
+  if (err == ec::push_timeout || err == ec::join_timeout
+      || err == ec::channel_closed || err == ec::disconnected
+      || err == caf::sec::request_receiver_down
+      || err == caf::sec::request_timeout)
+    return "timeout";
+  return "failed";
+}
+
+} // namespace phx

@@ -1,0 +1,605 @@
+#include "phx/actors/socket.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "phx/actors/channel.hpp"
+#include "phx/protocol/url.hpp"
+
+namespace phx {
+
+namespace {
+
+using self_ptr = socket_actor::stateful_pointer<socket_state>;
+
+constexpr std::string_view component = "socket";
+
+std::chrono::milliseconds millis(int64_t ms) {
+  return std::chrono::milliseconds{ms < 0 ? 0 : ms};
+}
+
+const logger& log_of(self_ptr self) {
+  return self->state.ctx->options.logger;
+}
+
+void set_conn(self_ptr self, connection_state next) {
+  auto& st = self->state;
+  if (st.conn == next)
+    return;
+  st.conn = next;
+  st.ctx->connected.store(next == connection_state::open);
+  if (auto& hooks = st.ctx->options.hooks; hooks && hooks->on_state)
+    hooks->on_state(next);
+}
+
+// Every routed channel (a snapshot: handlers may change the routes).
+std::vector<channel_actor> all_channels(self_ptr self) {
+  std::vector<channel_actor> out;
+  for (auto& [topic, list] : self->state.routes)
+    out.insert(out.end(), list.begin(), list.end());
+  return out;
+}
+
+void send_now(self_ptr self, protocol::frame&& f) {
+  ++self->state.stats.frames_out;
+  self->send(self->state.transport, frame_atom::value, std::move(f));
+}
+
+// -- heartbeat ---------------------------------------------------------------------
+
+void reset_heartbeat(self_ptr self) {
+  auto& st = self->state;
+  st.pending_heartbeat.reset();
+  ++st.heartbeat_epoch;
+  auto interval = st.ctx->options.heartbeat_interval;
+  if (interval.count() > 0)
+    self->delayed_send(self, interval, heartbeat_atom::value, st.heartbeat_epoch);
+}
+
+void stop_heartbeat(self_ptr self) {
+  self->state.pending_heartbeat.reset();
+  ++self->state.heartbeat_epoch;
+}
+
+protocol::message heartbeat_message(std::string ref) {
+  protocol::message msg;
+  msg.ref = std::move(ref);
+  msg.topic = std::string{protocol::phoenix_topic};
+  msg.event = std::string{protocol::events::heartbeat};
+  return msg;
+}
+
+// -- reconnect supervisor ------------------------------------------------------------
+
+void schedule_reconnect(self_ptr self) {
+  auto& st = self->state;
+  auto& opts = st.ctx->options;
+  ++st.reconnect_epoch;
+  auto delay = opts.reconnect_after_ms(st.reconnect_tries + 1);
+  if (opts.reconnect_jitter_ms > 0) {
+    auto unit = opts.random ? opts.random()
+                            : std::uniform_real_distribution<double>{0.0, 1.0}(st.rng);
+    delay = protocol::jittered(delay, opts.reconnect_jitter_ms, unit);
+  }
+  log_of(self).debug(component, "reconnecting in " + std::to_string(delay) + " ms");
+  self->delayed_send(self, millis(delay), reconnect_atom::value, st.reconnect_epoch);
+}
+
+void reset_reconnect(self_ptr self) {
+  self->state.reconnect_tries = 0;
+  ++self->state.reconnect_epoch;
+}
+
+void start_connect(self_ptr self) {
+  auto& st = self->state;
+  ++st.gen;
+  st.stats.generation = st.gen;
+  auto req = make_connect_request(*st.ctx);
+  log_of(self).info(component, "connecting to " + protocol::redact_url(req.url));
+  auto& factory = st.ctx->options.transport_factory;
+  transport::listener_actor listener = self;
+  if (factory) {
+    st.transport = factory(self->home_system(), listener, st.gen, std::move(req));
+  } else {
+    st.transport = transport::spawn_transport(self->home_system(), listener, st.gen,
+                                              std::move(req),
+                                              st.ctx->options.logger.as_sink());
+  }
+  self->link_to(st.transport);
+  set_conn(self, connection_state::connecting);
+}
+
+// -- connection events -----------------------------------------------------------------
+
+void fail_pings(self_ptr self) {
+  for (auto& [ref, ping] : self->state.pings)
+    ping.promise.deliver(caf::make_error(ec::not_connected, "the connection closed"));
+  self->state.pings.clear();
+}
+
+// The connection of the current generation is gone (closed, failed, timed out).
+void connection_lost(self_ptr self, const std::string& channel_reason) {
+  auto& st = self->state;
+  if (st.transport)
+    self->unlink_from(st.transport);
+  st.transport = nullptr;
+  set_conn(self, connection_state::closed);
+  stop_heartbeat(self);
+  fail_pings(self);
+  for (auto& ch : all_channels(self))
+    self->send(ch, error_atom::value, channel_reason);
+}
+
+void after_close(self_ptr self, uint16_t code, const std::string& reason) {
+  auto& st = self->state;
+  if (auto& hooks = st.ctx->options.hooks)
+    hooks->on_close.fire(*hooks->gate, code, reason);
+  for (auto& sub : st.subscribers)
+    self->send(sub, closed_atom::value, code, reason);
+  if (!st.manual_disconnect)
+    schedule_reconnect(self);
+}
+
+void on_closed(self_ptr self, uint16_t code, const std::string& reason) {
+  log_of(self).info(component, "connection closed with code " + std::to_string(code)
+                                 + (reason.empty() ? "" : " (" + reason + ")"));
+  connection_lost(self, "connection_closed");
+  after_close(self, code, reason);
+}
+
+void on_failed(self_ptr self, const transport::connect_failure& failure) {
+  auto& st = self->state;
+  log_of(self).warning(component, "connection failed: " + failure.reason);
+  connection_lost(self, "connection_error");
+  if (auto& hooks = st.ctx->options.hooks)
+    hooks->on_error.fire(*hooks->gate, failure.reason, failure.http_status);
+  for (auto& sub : st.subscribers)
+    self->send(sub, error_atom::value, failure.reason, failure.http_status);
+  if (!st.manual_disconnect)
+    schedule_reconnect(self);
+}
+
+// A disconnect's connection is gone: answer whoever waits for it.
+void finish_teardown(self_ptr self, transport::generation g, uint16_t code,
+                     const std::string& reason) {
+  auto& st = self->state;
+  auto i = st.closing.find(g);
+  if (i == st.closing.end())
+    return;
+  auto td = std::move(i->second);
+  st.closing.erase(i);
+  if (td.transport)
+    self->unlink_from(td.transport);
+  if (g == st.gen && !st.transport) {
+    set_conn(self, connection_state::closed);
+    for (auto& ch : all_channels(self))
+      self->send(ch, error_atom::value, std::string{"connection_closed"});
+    if (auto& hooks = st.ctx->options.hooks)
+      hooks->on_close.fire(*hooks->gate, code, reason);
+    for (auto& sub : st.subscribers)
+      self->send(sub, closed_atom::value, code, reason);
+  }
+  for (auto& rp : td.waiters)
+    rp.deliver(st.transport ? st.conn : connection_state::closed);
+}
+
+void on_message(self_ptr self, protocol::message&& msg) {
+  auto& st = self->state;
+  if (msg.topic == protocol::phoenix_topic && msg.ref) {
+    if (st.pending_heartbeat == msg.ref) {
+      // Scheduled from the reply, not from a timer (phoenix PR #4309).
+      reset_heartbeat(self);
+    }
+    if (auto i = st.pings.find(*msg.ref); i != st.pings.end()) {
+      auto rtt = self->clock().now() - i->second.sent;
+      i->second.promise.deliver(std::chrono::duration_cast<caf::timespan>(rtt));
+      st.pings.erase(i);
+    }
+  }
+  auto hooks = st.ctx->options.hooks;
+  bool tell_hooks = hooks && hooks->on_message.size() > 0;
+  bool tell_subscribers = !st.subscribers.empty();
+  auto route = st.routes.find(msg.topic);
+  if (route == st.routes.end() || route->second.empty()) {
+    if (msg.topic != protocol::phoenix_topic) {
+      ++st.stats.unrouted;
+      if (log_of(self).enabled(log_level::debug))
+        log_of(self).debug(component, "no channel for " + protocol::describe(msg));
+    }
+  } else if (!tell_hooks && !tell_subscribers && route->second.size() == 1) {
+    // The common case: one channel, nobody else watching; move, no copy.
+    self->send(route->second.front(), message_atom::value, std::move(msg));
+    return;
+  } else {
+    for (auto& ch : route->second)
+      self->send(ch, message_atom::value, msg);
+  }
+  if (tell_hooks)
+    hooks->on_message.fire(*hooks->gate, msg);
+  for (auto& sub : st.subscribers)
+    self->send(sub, message_atom::value, msg);
+}
+
+void remove_route(self_ptr self, const caf::actor_addr& addr) {
+  auto& routes = self->state.routes;
+  for (auto i = routes.begin(); i != routes.end();) {
+    auto& list = i->second;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const channel_actor& c) { return c.address() == addr; }),
+               list.end());
+    if (list.empty())
+      i = routes.erase(i);
+    else
+      ++i;
+  }
+  self->state.stats.channels = 0;
+  for (auto& [topic, list] : routes)
+    self->state.stats.channels += list.size();
+}
+
+void add_route(self_ptr self, channel_actor ch, const std::string& topic) {
+  auto& list = self->state.routes[topic];
+  if (std::find(list.begin(), list.end(), ch) != list.end())
+    return;
+  self->monitor(ch);
+  list.push_back(ch);
+  ++self->state.stats.channels;
+  if (self->state.conn == connection_state::open)
+    self->send(ch, opened_atom::value);
+}
+
+void refuse(self_ptr self, const caf::strong_actor_ptr& sender,
+            const std::optional<std::string>& ref, caf::error err) {
+  if (!sender || !ref)
+    return;
+  auto ch = caf::actor_cast<channel_actor>(sender);
+  self->send(ch, refused_atom::value, *ref, std::move(err));
+}
+
+void send_message(self_ptr self, protocol::message&& msg) {
+  auto& st = self->state;
+  auto sender = self->current_sender();
+  if (msg.event == protocol::events::join) {
+    // Phoenix would close the other channel anyway: leave it first.
+    if (auto i = st.routes.find(msg.topic); i != st.routes.end())
+      for (auto& ch : i->second)
+        if (caf::actor_cast<caf::strong_actor_ptr>(ch) != sender)
+          self->send(ch, duplicate_atom::value);
+  }
+  auto encoded = st.ctx->serializer->encode(msg);
+  if (!encoded) {
+    log_of(self).warning(component, "cannot encode " + protocol::describe(msg) + ": "
+                                      + encoded.error().to_string());
+    refuse(self, sender, msg.ref,
+           caf::make_error(ec::encode_failed, encoded.error().to_string()));
+    return;
+  }
+  if (st.conn == connection_state::open) {
+    send_now(self, std::move(*encoded));
+    return;
+  }
+  auto& opts = st.ctx->options;
+  auto size = encoded->data.size();
+  if (st.send_buffer.size() >= opts.max_send_buffer_frames
+      || st.buffered_bytes + size > opts.max_send_buffer_bytes) {
+    ++st.stats.buffer_overflows;
+    log_of(self).warning(component, "send buffer full, refusing " + protocol::describe(msg));
+    refuse(self, sender, msg.ref,
+           caf::make_error(ec::send_buffer_full, "the socket's send buffer is full"));
+    return;
+  }
+  st.buffered_bytes += size;
+  st.send_buffer.push_back({std::move(*encoded), std::move(msg.ref), std::move(sender)});
+  st.stats.buffered_frames = st.send_buffer.size();
+  st.stats.buffered_bytes = st.buffered_bytes;
+}
+
+void flush_send_buffer(self_ptr self) {
+  auto& st = self->state;
+  if (st.send_buffer.empty())
+    return;
+  std::vector<protocol::frame> frames;
+  frames.reserve(st.send_buffer.size());
+  for (auto& b : st.send_buffer)
+    frames.push_back(std::move(b.frame));
+  st.stats.frames_out += frames.size();
+  st.send_buffer.clear();
+  st.buffered_bytes = 0;
+  st.stats.buffered_frames = 0;
+  st.stats.buffered_bytes = 0;
+  self->send(st.transport, frame_atom::value, std::move(frames));
+}
+
+bool is_current(self_ptr self, transport::generation g) {
+  return g == self->state.gen && self->state.transport != nullptr;
+}
+
+} // namespace
+
+transport::connect_request make_connect_request(const socket_context& ctx) {
+  auto& opts = ctx.options;
+  transport::connect_request req;
+  protocol::json_document params;
+  if (opts.params)
+    params = opts.params();
+  if (!params.IsObject() && !params.IsNull())
+    opts.logger.error(component, "socket params must be a JSON object; connecting without them");
+  req.url = protocol::websocket_url(opts.endpoint, params.IsObject() ? &params : nullptr,
+                                    ctx.serializer->vsn());
+  req.headers = opts.headers;
+  if (opts.auth_token)
+    if (auto token = opts.auth_token())
+      req.subprotocols = protocol::auth_token_protocols(*token);
+  req.tls = opts.tls;
+  req.max_frame_size = opts.max_frame_size;
+  req.open_timeout_ms = static_cast<uint32_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(opts.open_timeout).count());
+  req.close_timeout_ms = static_cast<uint32_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(opts.close_timeout).count());
+  return req;
+}
+
+socket_actor::behavior_type socket_impl(self_ptr self,
+                                        std::shared_ptr<socket_context> ctx) {
+  self->state.ctx = std::move(ctx);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    remove_route(self, dm.source);
+    st.subscribers.erase(std::remove_if(st.subscribers.begin(), st.subscribers.end(),
+                                        [&](const socket_subscriber_actor& s) {
+                                          return s.address() == dm.source;
+                                        }),
+                         st.subscribers.end());
+  });
+  self->set_exit_handler([self](const caf::exit_msg& em) {
+    auto& st = self->state;
+    bool current = st.transport && em.source == st.transport.address();
+    auto closing = std::find_if(st.closing.begin(), st.closing.end(), [&](auto& kv) {
+      return kv.second.transport && em.source == kv.second.transport.address();
+    });
+    if (!current && closing == st.closing.end()) {
+      // Not one of our transports: an exit request for the socket itself.
+      if (em.reason)
+        self->quit(em.reason);
+      return;
+    }
+    if (!em.reason)
+      return; // A transport quits normally after its last report.
+    log_of(self).error(component, "transport failed: " + to_string(em.reason));
+    if (closing != st.closing.end()) {
+      auto g = closing->first;
+      closing->second.transport = nullptr;
+      finish_teardown(self, g, 1006, "transport failed");
+    } else {
+      connection_lost(self, "connection_error");
+      after_close(self, 1006, "transport failed");
+    }
+  });
+  return {
+    // -- user interface -------------------------------------------------------------
+    [self](connect_atom) {
+      auto& st = self->state;
+      if (st.transport)
+        return;
+      st.manual_disconnect = false;
+      reset_reconnect(self);
+      start_connect(self);
+    },
+    [self](disconnect_atom, uint16_t code,
+           std::string& reason) -> caf::result<connection_state> {
+      auto& st = self->state;
+      st.manual_disconnect = true;
+      reset_reconnect(self);
+      stop_heartbeat(self);
+      auto rp = self->make_response_promise<connection_state>();
+      if (st.transport) {
+        auto g = st.gen;
+        auto& td = st.closing[g];
+        td.transport = st.transport;
+        td.code = code;
+        td.reason = reason;
+        td.waiters.push_back(rp);
+        st.transport = nullptr;
+        st.ctx->connected.store(false);
+        set_conn(self, connection_state::closing);
+        self->send(td.transport, transport::close_atom::value, code, std::move(reason));
+        self->delayed_send(self, st.ctx->options.close_timeout, teardown_atom::value, g);
+        return rp;
+      }
+      if (auto i = st.closing.find(st.gen); i != st.closing.end()) {
+        // A second disconnect during the teardown waits for the same close.
+        i->second.waiters.push_back(rp);
+        return rp;
+      }
+      rp.deliver(connection_state::closed);
+      return rp;
+    },
+    [self](channel_atom, std::string& topic,
+           protocol::payload& params) -> channel_actor {
+      channel_options opts;
+      opts.topic = topic;
+      opts.params = [params] { return params; };
+      auto ch = spawn_channel(self->home_system(), self, self->state.ctx, std::move(opts));
+      add_route(self, ch, topic);
+      return ch;
+    },
+    [self](channel_atom, channel_actor& ch, std::string& topic) {
+      add_route(self, std::move(ch), topic);
+    },
+    [self](remove_atom, channel_actor& ch) {
+      self->demonitor(ch.address());
+      remove_route(self, ch.address());
+    },
+    [self](remove_atom, channel_actor& ch, closed_atom) {
+      self->demonitor(ch.address());
+      remove_route(self, ch.address());
+    },
+    [self](state_atom) { return self->state.conn; },
+    [self](stats_atom) {
+      auto stats = self->state.stats;
+      stats.buffered_frames = self->state.send_buffer.size();
+      stats.buffered_bytes = self->state.buffered_bytes;
+      return stats;
+    },
+    [self](ping_atom) -> caf::result<caf::timespan> {
+      auto& st = self->state;
+      if (st.conn != connection_state::open)
+        return caf::make_error(ec::not_connected, "ping needs an open connection");
+      auto ref = st.ctx->make_ref();
+      auto rp = self->make_response_promise<caf::timespan>();
+      st.pings.emplace(ref, socket_state::pending_ping{self->clock().now(), rp});
+      auto f = st.ctx->serializer->encode(heartbeat_message(ref));
+      if (f)
+        send_now(self, std::move(*f));
+      return rp;
+    },
+    [self](subscribe_atom, socket_subscriber_actor& sub) {
+      self->monitor(sub);
+      self->state.subscribers.push_back(std::move(sub));
+    },
+    [self](unsubscribe_atom, socket_subscriber_actor& sub) {
+      auto& subs = self->state.subscribers;
+      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+    },
+    // -- channels ---------------------------------------------------------------------
+    [self](send_atom, protocol::message& msg) { send_message(self, std::move(msg)); },
+    // -- timers -----------------------------------------------------------------------
+    [self](heartbeat_atom, uint64_t epoch) {
+      auto& st = self->state;
+      if (epoch != st.heartbeat_epoch || st.conn != connection_state::open)
+        return;
+      auto ref = st.ctx->make_ref();
+      st.pending_heartbeat = ref;
+      if (auto f = st.ctx->serializer->encode(heartbeat_message(std::move(ref))))
+        send_now(self, std::move(*f));
+      self->delayed_send(self, st.ctx->options.heartbeat_interval,
+                         hb_timeout_atom::value, st.heartbeat_epoch);
+    },
+    [self](hb_timeout_atom, uint64_t epoch) {
+      auto& st = self->state;
+      if (epoch != st.heartbeat_epoch || !st.pending_heartbeat || !st.transport)
+        return;
+      ++st.stats.heartbeat_timeouts;
+      log_of(self).warning(component,
+                           "heartbeat timeout. Attempting to re-establish connection");
+      // A half-open link never completes a close handshake: drop it at once.
+      self->send(st.transport, transport::abort_atom::value);
+      ++st.gen;
+      st.stats.generation = st.gen;
+      connection_lost(self, "heartbeat_timeout");
+      after_close(self, 1006, "heartbeat timeout");
+    },
+    [self](reconnect_atom, uint64_t epoch) {
+      auto& st = self->state;
+      if (epoch != st.reconnect_epoch || st.manual_disconnect || st.transport)
+        return;
+      ++st.reconnect_tries;
+      ++st.stats.reconnects;
+      start_connect(self);
+    },
+    [self](teardown_atom, uint64_t g) {
+      auto& st = self->state;
+      auto i = st.closing.find(g);
+      if (i == st.closing.end())
+        return;
+      log_of(self).debug(component, "close handshake timed out; dropping the link");
+      if (i->second.transport)
+        self->send(i->second.transport, transport::abort_atom::value);
+      auto code = i->second.code;
+      auto reason = i->second.reason;
+      finish_teardown(self, g, code, reason);
+    },
+    // -- transport reports ------------------------------------------------------------
+    [self](opened_atom, transport::generation g) {
+      auto& st = self->state;
+      if (!is_current(self, g)) {
+        log_of(self).debug(component, "ignoring the open of an old connection");
+        return;
+      }
+      log_of(self).info(component, "connected");
+      ++st.stats.opens;
+      set_conn(self, connection_state::open);
+      flush_send_buffer(self);
+      reset_reconnect(self);
+      reset_heartbeat(self);
+      if (auto& hooks = st.ctx->options.hooks)
+        hooks->on_open.fire(*hooks->gate);
+      for (auto& sub : st.subscribers)
+        self->send(sub, opened_atom::value);
+      for (auto& ch : all_channels(self))
+        self->send(ch, opened_atom::value);
+    },
+    [self](frame_atom, transport::generation g, protocol::frame& f) {
+      auto& st = self->state;
+      if (!is_current(self, g))
+        return;
+      ++st.stats.frames_in;
+      auto decoded = st.ctx->serializer->decode(f.type, std::move(f.data));
+      if (!decoded) {
+        ++st.stats.decode_errors;
+        auto what = "dropping a frame that cannot be decoded: " + decoded.error().to_string();
+        log_of(self).warning(component, what);
+        if (auto& hooks = st.ctx->options.hooks)
+          hooks->on_error.fire(*hooks->gate, what, 0);
+        for (auto& sub : st.subscribers)
+          self->send(sub, error_atom::value, what, 0);
+        return;
+      }
+      on_message(self, std::move(*decoded));
+    },
+    [self](closed_atom, transport::generation g, uint16_t code, std::string& reason) {
+      auto& st = self->state;
+      if (st.closing.count(g) > 0) {
+        finish_teardown(self, g, code, reason);
+        return;
+      }
+      if (!is_current(self, g))
+        return;
+      on_closed(self, code, reason);
+    },
+    [self](failed_atom, transport::generation g, transport::connect_failure& failure) {
+      auto& st = self->state;
+      if (st.closing.count(g) > 0) {
+        finish_teardown(self, g, 1006, failure.reason);
+        return;
+      }
+      if (!is_current(self, g))
+        return;
+      on_failed(self, failure);
+    },
+  };
+}
+
+socket_actor spawn_socket(caf::actor_system& sys, std::shared_ptr<socket_context> ctx) {
+  return sys.spawn(socket_impl, std::move(ctx));
+}
+
+caf::expected<std::shared_ptr<socket_context>> make_socket_context(socket_options opts) {
+  auto ctx = std::make_shared<socket_context>();
+  if (opts.endpoint.host.empty())
+    return caf::make_error(ec::invalid_argument, "the socket has no endpoint");
+  if (!opts.serializer) {
+    auto ser = protocol::make_serializer(opts.vsn, protocol::role::client);
+    if (!ser)
+      return caf::make_error(ec::invalid_argument, ser.error().to_string());
+    opts.serializer = std::move(*ser);
+  }
+  if (!opts.reconnect_after_ms)
+    opts.reconnect_after_ms = protocol::default_reconnect_after_ms;
+  if (!opts.rejoin_after_ms)
+    opts.rejoin_after_ms = protocol::default_rejoin_after_ms;
+  if (opts.timeout.count() <= 0)
+    return caf::make_error(ec::invalid_argument, "the timeout must be positive");
+  if (opts.heartbeat_interval.count() < 0)
+    return caf::make_error(ec::invalid_argument, "the heartbeat interval is negative");
+  ctx->serializer = opts.serializer;
+  ctx->options = std::move(opts);
+  return ctx;
+}
+
+} // namespace phx
