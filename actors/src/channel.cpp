@@ -257,10 +257,7 @@ void dispatch(self_ptr self, protocol::message&& msg) {
   auto& st = self->state;
   auto join_ref = st.join_ref.value_or(std::string{});
   if (st.hooks) {
-    if (st.hooks->on_message) {
-      auto transformed = st.hooks->on_message(msg);
-      msg.payload = std::move(transformed);
-    }
+    msg.payload = st.hooks->apply_transform(msg);
     st.hooks->dispatch(msg, join_ref);
   }
   if (st.subscribers.empty())
@@ -422,9 +419,10 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source == st.socket) {
-      // The socket is gone: no connection will come back for this channel.
-      if (st.state == channel_state::joined || st.state == channel_state::joining)
-        on_error(self);
+      // The socket is gone and with it every way to the server: the channel
+      // ends (its pending pushes time out at once) and quits.
+      close_channel(self, "socket gone");
+      self->quit();
       return;
     }
     st.subscribers.erase(std::remove_if(st.subscribers.begin(), st.subscribers.end(),
@@ -522,7 +520,7 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
         st.join_awaiting = false;
         ++st.join_epoch;
         set_state(self, channel_state::errored);
-        notify_join(self, reply{"error", protocol::payload{}}, err);
+        notify_join(self, reply{"failed", protocol::payload{}}, err);
         if (connected(self))
           schedule_rejoin(self);
       }

@@ -32,9 +32,27 @@ bool channel_hooks::bound(const std::string& event) const {
 void channel_hooks::clear() {
   std::lock_guard<std::mutex> guard{mutex_};
   bindings_.clear();
-  on_message = nullptr;
+  transform_ = nullptr;
   on_state = nullptr;
   on_join = nullptr;
+}
+
+void channel_hooks::set_transform(transform f) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  transform_ = std::move(f);
+}
+
+protocol::payload channel_hooks::apply_transform(const protocol::message& msg) {
+  transform f;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    f = transform_;
+  }
+  if (!f)
+    return msg.payload;
+  protocol::payload out;
+  gate->run([&] { out = f(msg); });
+  return out;
 }
 
 void channel_hooks::dispatch(const protocol::message& msg,
@@ -61,12 +79,12 @@ void push_hooks::receive(const std::string& status,
   std::optional<protocol::payload> run_now;
   {
     std::lock_guard<std::mutex> guard{mutex_};
-    if (outcome_) {
-      if (outcome_->status == status)
-        run_now = outcome_->response;
-    } else {
-      hooks_.emplace_back(status, std::move(f));
-      return;
+    if (outcome_ && outcome_->status == status)
+      run_now = outcome_->response;
+    if (!outcome_ || recurring_) {
+      hooks_.emplace_back(status, f);
+      if (!run_now)
+        return;
     }
   }
   if (run_now)
@@ -75,23 +93,32 @@ void push_hooks::receive(const std::string& status,
 
 bool push_hooks::resolve(push_outcome outcome) {
   std::vector<std::function<void(const protocol::payload&)>> to_run;
+  std::vector<std::function<void(const protocol::payload&)>> graveyard;
+  protocol::payload response = outcome.response;
   {
     std::lock_guard<std::mutex> guard{mutex_};
-    if (outcome_)
+    if (outcome_ && !recurring_)
       return false;
     outcome_ = std::move(outcome);
     for (auto& [status, f] : hooks_)
       if (status == outcome_->status)
-        to_run.push_back(std::move(f));
-    // The hooks are released with the outcome (no leak per push).
-    hooks_.clear();
+        to_run.push_back(f);
+    // A one-shot push releases its hooks with the outcome (no leak per push).
+    if (!recurring_) {
+      for (auto& hook : hooks_)
+        graveyard.push_back(std::move(hook.second));
+      hooks_.clear();
+    }
   }
   cv_.notify_all();
-  if (!to_run.empty())
-    gate_->run([&] {
-      for (auto& f : to_run)
-        f(outcome_->response);
-    });
+  // Callbacks run, and die, inside the gate: whatever they captured is
+  // released in callback context (see socket's destructor).
+  gate_->run([&] {
+    for (auto& f : to_run)
+      f(response);
+    to_run.clear();
+    graveyard.clear();
+  });
   return true;
 }
 

@@ -82,6 +82,32 @@ struct guarded_handler {
   }
 };
 
+// Forwards SAX events with every string copied: RapidJSON's own deep copy
+// (CopyFrom, the allocator copy constructor) keeps const strings, which is
+// what in-situ parsing makes, as references into the source text.
+template <class Doc>
+struct copying_handler {
+  using Ch = char;
+  Doc& doc;
+
+  bool Null() { return doc.Null(); }
+  bool Bool(bool b) { return doc.Bool(b); }
+  bool Int(int i) { return doc.Int(i); }
+  bool Uint(unsigned i) { return doc.Uint(i); }
+  bool Int64(int64_t i) { return doc.Int64(i); }
+  bool Uint64(uint64_t i) { return doc.Uint64(i); }
+  bool Double(double d) { return doc.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool) {
+    return doc.RawNumber(s, n, true);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool) { return doc.String(s, n, true); }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool) { return doc.Key(s, n, true); }
+  bool StartObject() { return doc.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) { return doc.EndObject(n); }
+  bool StartArray() { return doc.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return doc.EndArray(n); }
+};
+
 constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
                                  | rapidjson::kParseFullPrecisionFlag
                                  | rapidjson::kParseIterativeFlag;
@@ -190,7 +216,11 @@ result<std::string> to_json_string(const json_value& value) {
 
 json_document copy_json(const json_value& value) {
   json_document doc;
-  doc.CopyFrom(value, doc.GetAllocator());
+  auto generate = [&value](json_document& target) {
+    copying_handler<json_document> handler{target};
+    return value.Accept(handler);
+  };
+  doc.Populate(generate);
   return doc;
 }
 

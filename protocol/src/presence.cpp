@@ -224,16 +224,16 @@ json_document to_json(const presence& p) {
   auto& alloc = doc.GetAllocator();
   json_value metas{rapidjson::kArrayType};
   for (auto& m : p.metas)
-    metas.PushBack(json_value{*m, alloc}, alloc);
+    metas.PushBack(json_value{copy_json(*m), alloc}, alloc);
   bool placed = false;
   if (p.fields && p.fields->IsObject()) {
     for (auto& member : p.fields->GetObject()) {
-      json_value name{member.name, alloc};
+      json_value name{copy_json(member.name), alloc};
       if (member.name == "metas") {
         doc.AddMember(name, metas, alloc);
         placed = true;
       } else {
-        doc.AddMember(name, json_value{member.value, alloc}, alloc);
+        doc.AddMember(name, json_value{copy_json(member.value), alloc}, alloc);
       }
     }
   }

@@ -30,10 +30,21 @@ public:
   template <class F>
   void run(F&& f) {
     std::lock_guard<std::recursive_mutex> guard{mutex_};
+    struct depth_guard {
+      depth_guard() { ++depth(); }
+      ~depth_guard() { --depth(); }
+    } in_callback;
     f();
   }
 
+  /// True while the calling thread runs a user callback (of any socket).
+  static bool in_callback() noexcept { return depth() > 0; }
+
 private:
+  static int& depth() noexcept {
+    thread_local int value = 0;
+    return value;
+  }
   std::recursive_mutex mutex_;
 };
 
@@ -135,14 +146,19 @@ struct channel_hooks {
   /// Drops every binding and callback (breaks cycles through captures).
   void clear();
 
-  /// Set once before the channel starts; runs in the channel actor.
-  transform on_message;
+  /// Sets the hook that may replace each inbound payload before dispatch.
+  void set_transform(transform f);
+
+  /// Applies the transform hook (through the gate), if any.
+  protocol::payload apply_transform(const protocol::message& msg);
+
   /// State changes and join outcomes (each join attempt), run through the gate.
   std::function<void(channel_state)> on_state;
   std::function<void(const reply&)> on_join;
 
 private:
   mutable std::mutex mutex_;
+  transform transform_;
   uint64_t next_binding_ = 0;
   std::vector<std::tuple<std::string, uint64_t, std::shared_ptr<binding>>> bindings_;
 };
@@ -159,16 +175,19 @@ struct push_outcome {
   caf::error error;
 };
 
-/// The hooks and the outcome of one push (facade side). Thread-safe.
+/// The hooks and the outcome of one push (facade side). Thread-safe. A
+/// recurring push (a channel's join push) takes an outcome per attempt and
+/// keeps its hooks; every other push takes exactly one.
 class push_hooks {
 public:
-  explicit push_hooks(std::shared_ptr<callback_gate> g) : gate_(std::move(g)) {}
+  explicit push_hooks(std::shared_ptr<callback_gate> g, bool recurring = false)
+    : gate_(std::move(g)), recurring_(recurring) {}
 
   /// Adds a hook for a status; runs at once if that outcome already happened.
   void receive(const std::string& status, std::function<void(const protocol::payload&)> f);
 
   /// Records the one outcome and runs its hooks; later calls are ignored
-  /// (returns false).
+  /// (returns false). A recurring push records every outcome.
   bool resolve(push_outcome outcome);
 
   /// Waits for the outcome (never call from a callback).
@@ -182,6 +201,7 @@ public:
 
 private:
   std::shared_ptr<callback_gate> gate_;
+  bool recurring_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::optional<push_outcome> outcome_;

@@ -79,6 +79,16 @@ struct socket_state {
 
   socket_stats stats;
   std::mt19937_64 rng{std::random_device{}()};
+
+  socket_state() = default;
+  socket_state(const socket_state&) = delete;
+  socket_state& operator=(const socket_state&) = delete;
+
+  /// A dead socket is not connected: its channels must not think otherwise.
+  ~socket_state() {
+    if (ctx)
+      ctx->connected.store(false);
+  }
 };
 
 /// The SOCKET behavior (for `spawn` and deterministic tests).

@@ -383,9 +383,9 @@ BOOST_AUTO_TEST_CASE(the_on_message_hook_transforms_payloads_before_dispatch) {
   start(options());
   connect_and_open();
   auto c = channel("room:a");
-  c->hooks->on_message = [](const message& m) {
+  c->hooks->set_transform([](const message& m) {
     return m.event == "evt" ? json(R"({"changed":true})") : m.payload;
-  };
+  });
   join_ok(c);
   receive_text(R"([null,null,"room:a","evt",{"changed":false}])");
   BOOST_REQUIRE_EQUAL(c->events.size(), 1u);

@@ -303,7 +303,7 @@ BOOST_AUTO_TEST_CASE(the_send_buffer_is_bounded_and_a_refused_frame_fails_clearl
   BOOST_CHECK_EQUAL(sock_state().send_buffer.size(), 2u);
   BOOST_CHECK_EQUAL(sock_state().stats.buffer_overflows, 1u);
   BOOST_REQUIRE_EQUAL(chans[2]->joins.size(), 1u);
-  BOOST_CHECK_EQUAL(chans[2]->joins[0], "error");
+  BOOST_CHECK_EQUAL(chans[2]->joins[0], "failed");
   BOOST_CHECK(logged("send buffer full"));
   BOOST_CHECK(state_of(chans[2]) == phx::channel_state::errored);
 }

@@ -53,16 +53,19 @@ struct connect_request {
   tls_options tls;
   /// Largest inbound message accepted; a larger one closes with 1009.
   uint64_t max_frame_size = 16 * 1024 * 1024;
-  /// Time allowed for TCP + TLS + upgrade, in milliseconds.
+  /// Time allowed for DNS + TCP + TLS + upgrade, in milliseconds; 0: no
+  /// overall limit (each step still gives up after 30 s).
   uint32_t open_timeout_ms = 10000;
-  /// Time allowed for a close handshake before the link is dropped, in ms.
+  /// Time allowed for a close handshake before the link is dropped, in ms;
+  /// 0: send the close frame and drop the link without waiting.
   uint32_t close_timeout_ms = 5000;
 };
 
 /// Why a connection attempt failed before it opened.
 struct connect_failure {
   /// What went wrong, without secrets (e.g. "connection refused",
-  /// "certificate verify failed", "upgrade refused with HTTP 403").
+  /// "certificate verify failed: certificate has expired", "host name
+  /// mismatch: ...", "upgrade refused with HTTP 403", "open handshake timed out").
   std::string reason;
   /// HTTP status of a refused upgrade (e.g. 403); 0 when there was none.
   int http_status = 0;
@@ -109,29 +112,40 @@ using abort_atom = caf::atom_constant<caf::atom("abort")>;
 /// The interface a TRANSPORT reports to (implemented by the SOCKET). Every
 /// message carries the generation of its connection; per generation the
 /// reports are ordered: `opened` first, then `frame`s, then exactly one of
-/// `closed` (after `opened`) or `failed` (instead of `opened`).
+/// `closed` (after `opened`) or `failed` (instead of `opened`). All of them
+/// come from the connection's io thread (`anon_send`, no sender) through a
+/// weak reference: a listener that died simply misses them. The TRANSPORT
+/// quits after the terminal report, so its down or exit message arrives after it.
 using listener_actor = caf::typed_actor<
   // The connection opened.
   caf::reacts_to<opened_atom, generation>,
   // One inbound data frame (text or binary), moved, never copied.
   caf::reacts_to<frame_atom, generation, protocol::frame>,
-  // The connection closed: close code (1006 when the link dropped without a
-  // close frame, 1009 for an oversized frame) and reason.
+  // The connection closed: close code and reason. The server's code (or its
+  // echo of ours) when a close frame came; the code WE closed with for a
+  // protocol error (1009 oversized frame, 1002, 1007); else 1006 ("aborted"
+  // after abort, "connection lost without a close frame: ..." otherwise).
   caf::reacts_to<closed_atom, generation, uint16_t, std::string>,
-  // The attempt failed before opening.
+  // The attempt failed before opening (reason and HTTP status: see connect_failure).
   caf::reacts_to<failed_atom, generation, connect_failure>>;
 
 /// The TRANSPORT actor interface: owns ONE websocketpp connection (one
 /// generation) on the shared io runtime, reports to its listener, and quits
-/// once that connection has ended and been reported.
+/// once that connection has ended and been reported. It lives that long even
+/// if nobody holds its handle. It ends its connection at once (no close
+/// handshake, terminal report still sent) when it is killed, when a linked
+/// actor exits (a normal exit included) or when its listener terminates.
 using transport_actor = caf::typed_actor<
-  // Send one frame; frames go out in the order received.
+  // Send one frame; frames go out in the order received. Frames sent before
+  // the open wait and go out right after it; after the end they are dropped.
   caf::reacts_to<frame_atom, protocol::frame>,
   // Send several frames in order (a flushed buffer).
   caf::reacts_to<frame_atom, std::vector<protocol::frame>>,
-  // Close with a close handshake: code and reason.
+  // Close with a close handshake: code (one a close frame may carry, else
+  // 1000) and reason. Before the open it cancels the attempt (`failed`).
   caf::reacts_to<close_atom, uint16_t, std::string>,
-  // Drop the link at once, no close handshake (half-open links never finish one).
+  // Drop the link at once, no close handshake (half-open links never finish
+  // one); reports closed(1006, "aborted") or failed("aborted").
   caf::reacts_to<abort_atom>>;
 
 // -- io runtime ------------------------------------------------------------------
@@ -151,14 +165,18 @@ public:
   /// Number of io threads.
   size_t threads() const noexcept;
 
-  /// Where websocketpp's own log lines and runtime events go (default: none).
+  /// Where websocketpp's own log lines (query strings and quoted texts
+  /// redacted), runtime events and the lines of transports spawned without
+  /// their own sink go (default: none). Called on io threads.
   void set_log_sink(protocol::log_sink sink);
 
   /// Number of connections currently owned by the runtime.
   size_t connections() const noexcept;
 
+  /// The implementation (websocketpp endpoints); for the transport's sources.
   io_runtime_impl& impl() noexcept { return *impl_; }
 
+  /// Stops and joins the io threads (at process exit).
   ~io_runtime();
   io_runtime(const io_runtime&) = delete;
   io_runtime& operator=(const io_runtime&) = delete;
@@ -170,8 +188,9 @@ private:
 
 /// Spawns a TRANSPORT that starts connecting at once and reports every event
 /// of that connection, tagged with `gen`, to `listener`. `log` receives the
-/// transport's own log lines (never a secret). The TRANSPORT holds only a weak
-/// reference to the listener; link it to its owner.
+/// transport's own log lines (never a secret), on an io thread; empty: the
+/// runtime's sink. The TRANSPORT holds only a weak reference to the listener
+/// (it monitors it); link it to its owner.
 transport_actor spawn_transport(caf::actor_system& sys, listener_actor listener,
                                 generation gen, connect_request req,
                                 protocol::log_sink log = {},

@@ -1,0 +1,181 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "phx/actors/actors.hpp"
+#include "phx/actors/logger.hpp"
+#include "phx/channel.hpp"
+#include "phx/json.hpp"
+#include "phx/protocol/serializer.hpp"
+#include "phx/protocol/url.hpp"
+#include "phx/transport/transport.hpp"
+
+namespace phx {
+
+using transport::tls_options;
+
+/// A Phoenix socket (phoenix.cr's `Phoenix::Socket`): one connection to a
+/// Phoenix endpoint multiplexing channels, reconnecting with backoff and
+/// rejoining its channels. Underneath it is a SOCKET actor (see `actor()`).
+/// Copies are handles to the same socket; the last one to go disconnects and
+/// stops the actors (and the actor system, if the socket owns it).
+/// Thread-safe: call it from any thread. Callbacks run in actor context, one
+/// at a time per socket, and must not block.
+class socket {
+public:
+  // -- phoenix.cr's constants ----------------------------------------------------
+
+  /// Wire protocol version.
+  static constexpr const char* VSN = "2.0.0";
+  /// Default timeout of pushes, joins and leaves, in milliseconds.
+  static constexpr uint32_t DEFAULT_TIMEOUT = 10000;
+  /// Default heartbeat interval in milliseconds.
+  static constexpr uint32_t DEFAULT_HEARTBEAT_INTERVAL_MS = 30000;
+  /// Default reconnect backoff: 1 s, 2 s, 5 s, 10 s, then 10 s (tries from 1).
+  static uint32_t DEFAULT_RECONNECT_AFTER_MS(uint32_t tries);
+  /// Default rejoin backoff: 1 s, 2 s, 5 s, then 10 s (tries from 1).
+  static uint32_t DEFAULT_REJOIN_AFTER_MS(uint32_t tries);
+
+  /// The socket's options: phoenix.cr's fields first, then the rest.
+  struct options {
+    /// Extra HTTP headers of the upgrade request (values are never logged).
+    std::vector<std::pair<std::string, std::string>> headers;
+    /// Timeout of pushes, joins and leaves in milliseconds.
+    uint32_t timeout = DEFAULT_TIMEOUT;
+    /// Replaces the serializer's encoding of outgoing messages.
+    protocol::encode_fn encode;
+    /// Replaces the serializer's decoding of incoming frames.
+    protocol::decode_fn decode;
+    /// Heartbeat interval (and heartbeat timeout) in milliseconds; 0 disables.
+    uint32_t heartbeat_interval_ms = DEFAULT_HEARTBEAT_INTERVAL_MS;
+    /// Reconnect backoff in milliseconds by attempt (from 1).
+    std::function<uint32_t(uint32_t)> reconnect_after_ms = DEFAULT_RECONNECT_AFTER_MS;
+    /// Where log lines go: level, component, text (never secrets). Default: stderr.
+    log_sink logger = phx::logger::stderr_sink();
+    /// Lines below this level are dropped.
+    phx::log_level log_level = phx::log_level::warning;
+    /// Connect params (a JSON object), sent in the URL query.
+    payload params;
+    /// Connect params evaluated at every (re)connect (fresh tokens); wins over `params`.
+    std::function<payload()> params_fn;
+
+    // -- beyond phoenix.cr ---------------------------------------------------------
+
+    /// Rejoin backoff in milliseconds by attempt (from 1).
+    std::function<uint32_t(uint32_t)> rejoin_after_ms = DEFAULT_REJOIN_AFTER_MS;
+    /// Extra random delay in [0, jitter) ms added to each reconnect/rejoin
+    /// step, so that a fleet does not reconnect in the same millisecond.
+    uint32_t reconnect_jitter_ms = 0;
+    uint32_t rejoin_jitter_ms = 0;
+    /// Auth token sent in `Sec-WebSocket-Protocol` (Phoenix 1.8 `auth_token`),
+    /// evaluated at every connect; empty for none.
+    std::function<std::optional<std::string>()> auth_token;
+    /// TLS for wss: verification (on by default), CA file/dir, client certificate.
+    tls_options tls;
+    /// Bounds of the send buffer (frames waiting for a connection).
+    size_t max_send_buffer_frames = 10000;
+    size_t max_send_buffer_bytes = 16 * 1024 * 1024;
+    /// Bound of each channel's push buffer (pushes waiting for a join).
+    size_t max_push_buffer = 10000;
+    /// Largest inbound frame accepted.
+    uint64_t max_frame_size = 16 * 1024 * 1024;
+    /// Wire protocol version: "2.0.0" or "1.0.0".
+    std::string vsn = VSN;
+    /// Time allowed to open a connection, and for a close handshake, in ms.
+    uint32_t open_timeout_ms = 10000;
+    uint32_t close_timeout_ms = 1500;
+  };
+
+  /// A socket for an endpoint such as `ws://localhost:4000/socket` (also
+  /// `wss`, `http`, `https`); throws `phx::error` if host or path is missing.
+  /// It owns an actor system.
+  socket(std::string_view endpoint, options opts);
+  explicit socket(std::string_view endpoint);
+
+  /// The same from host, path, port and tls (phoenix.cr's second constructor).
+  socket(const std::string& host, const std::string& path, std::optional<uint16_t> port,
+         bool tls, options opts);
+  socket(const std::string& host, const std::string& path, std::optional<uint16_t> port,
+         bool tls);
+
+  /// A socket running in the caller's actor system (which must outlive it
+  /// and must have `phx::add_message_types` applied to its config).
+  socket(caf::actor_system& sys, std::string_view endpoint, options opts);
+  socket(caf::actor_system& sys, std::string_view endpoint);
+
+  ~socket();
+  socket(const socket&) = default;
+  socket& operator=(const socket&) = default;
+  socket(socket&&) noexcept = default;
+  socket& operator=(socket&&) noexcept = default;
+
+  /// Connects; does nothing while connecting or connected.
+  void connect();
+
+  /// Disconnects with `code` and `reason`: stops reconnecting and all timers,
+  /// runs `callback` exactly once when closed. A later `connect` works.
+  void disconnect(std::function<void()> callback = {}, uint16_t code = 1000,
+                  std::string reason = {});
+
+  /// Blocks until the socket is disconnected (never call it from a callback).
+  void disconnect_and_wait(uint16_t code = 1000, std::string reason = {});
+
+  /// True when the connection is open (phoenix.cr's `connected?`).
+  bool connected() const;
+
+  /// connecting, open, closing or closed.
+  connection_state state() const;
+
+  /// `"connecting"`, `"open"`, `"closing"` or `"closed"` (phoenix.js `connectionState`).
+  std::string connection_state_name() const;
+
+  /// A new channel for `topic` with join params.
+  phx::channel channel(const std::string& topic, payload params = payload{});
+
+  /// A new channel whose join params are evaluated at every join.
+  phx::channel channel(const std::string& topic, std::function<payload()> params);
+
+  /// Removes exactly that channel from the socket.
+  void remove(const phx::channel& ch);
+
+  /// Callbacks; each returns a ref for `off`.
+  uint64_t on_open(std::function<void()> callback);
+  uint64_t on_close(std::function<void(uint16_t code, const std::string& reason)> callback);
+  uint64_t on_error(std::function<void(const std::string& reason, int http_status)> callback);
+  uint64_t on_message(std::function<void(const message&)> callback);
+
+  /// Removes callbacks by ref.
+  void off(const std::vector<uint64_t>& refs);
+
+  /// Measures a round trip with a heartbeat; false if not connected.
+  bool ping(std::function<void(std::chrono::milliseconds rtt)> callback);
+
+  /// Counters (blocks for a round trip to the actor; not from a callback).
+  socket_stats stats() const;
+
+  /// The SOCKET actor.
+  socket_actor actor() const;
+
+  /// The actor system the socket runs in.
+  caf::actor_system& system() const;
+
+  /// The endpoint's WebSocket URL, without the connect params (never logged
+  /// or shown: they may hold secrets).
+  std::string endpoint_url() const;
+
+private:
+  void init(caf::actor_system* sys, protocol::endpoint ep, options opts);
+  std::shared_ptr<detail::socket_core> core_;
+};
+
+} // namespace phx

@@ -1,0 +1,386 @@
+// The facade against a real phx-server process on loopback: every scenario
+// of SCENARIOS.md a client meets, through phx::socket / channel / push /
+// presence.
+#define BOOST_TEST_MODULE phx_facade_integration
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "phx/phx.hpp"
+#include "phx_test/recorder.hpp"
+#include "phx_test/server_process.hpp"
+
+using namespace std::chrono_literals;
+using phx_test::recorder;
+using phx_test::server_process;
+
+namespace {
+
+// Fast steps so that reconnects and rejoins happen within a test's deadline.
+phx::socket::options fast_options() {
+  phx::socket::options opts;
+  opts.reconnect_after_ms = [](uint32_t) { return 100u; };
+  opts.rejoin_after_ms = [](uint32_t) { return 100u; };
+  opts.log_level = phx::log_level::error;
+  return opts;
+}
+
+std::string str(const phx::payload& p) {
+  return p.to_string();
+}
+
+struct session {
+  server_process server;
+  recorder log;
+
+  explicit session(std::vector<std::string> args = {}) : server(std::move(args)) {}
+
+  phx::socket make_socket(phx::socket::options opts = fast_options(),
+                          const std::string& query = "") {
+    phx::socket s{server.url() + query, std::move(opts)};
+    s.on_open([this] { log.add("open"); });
+    s.on_close([this](uint16_t code, const std::string&) {
+      log.add("close " + std::to_string(code));
+    });
+    s.on_error([this](const std::string&, int status) {
+      log.add("error " + std::to_string(status));
+    });
+    return s;
+  }
+
+  phx::channel joined(phx::socket& s, const std::string& topic,
+                      phx::payload params = phx::payload{}) {
+    auto ch = s.channel(topic, params);
+    ch.on_state([this, topic](phx::channel_state st) {
+      log.add(topic + " " + phx::to_string(st));
+    });
+    ch.join().receive("ok", [this, topic](const phx::payload&) { log.add(topic + " join ok"); });
+    BOOST_REQUIRE_MESSAGE(log.wait_for(topic + " join ok"), log.dump());
+    return ch;
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(join_ok_and_denied) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  BOOST_REQUIRE(t.log.wait_for("open"));
+  BOOST_CHECK(s.connected());
+  BOOST_CHECK_EQUAL(s.connection_state_name(), "open");
+  auto ok = s.channel("room:lobby");
+  auto out = ok.join().wait_for(10s);
+  BOOST_REQUIRE(out);
+  BOOST_CHECK_EQUAL(out->status, "ok");
+  BOOST_CHECK_EQUAL(str(out->response), R"({"joined":"room:lobby"})");
+  BOOST_CHECK(ok.state() == phx::channel_state::joined);
+  auto denied = s.channel("room:denied", phx::object({{"fail", true}}));
+  auto refused = denied.join().wait_for(10s);
+  BOOST_REQUIRE(refused);
+  BOOST_CHECK_EQUAL(refused->status, "error");
+  BOOST_CHECK_EQUAL(str(refused->response), R"({"reason":"denied"})");
+  BOOST_CHECK(denied.state() == phx::channel_state::errored);
+  // Joining twice is a local failure.
+  auto again = ok.join().wait_for(1s);
+  BOOST_REQUIRE(again);
+  BOOST_CHECK_EQUAL(again->status, "failed");
+  BOOST_CHECK(again->error == phx::ec::already_joined);
+}
+
+BOOST_AUTO_TEST_CASE(echo_echo_error_and_noreply_timeout) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:echo");
+  auto ok = ch.push("echo", phx::object({{"body", "hi"}, {"n", 3}})).wait_for(10s);
+  BOOST_REQUIRE(ok);
+  BOOST_CHECK_EQUAL(ok->status, "ok");
+  BOOST_CHECK_EQUAL(str(ok->response), R"({"body":"hi","n":3})");
+  auto err = ch.push("echo_error", phx::json(R"({"why":"x"})")).wait_for(10s);
+  BOOST_REQUIRE(err);
+  BOOST_CHECK_EQUAL(err->status, "error");
+  BOOST_CHECK_EQUAL(str(err->response), R"({"why":"x"})");
+  auto none = ch.push("noreply", phx::payload{}, 300ms).wait_for(10s);
+  BOOST_REQUIRE(none);
+  BOOST_CHECK_EQUAL(none->status, "timeout");
+  auto unknown = ch.push("what", phx::payload{}).wait_for(10s);
+  BOOST_REQUIRE(unknown);
+  BOOST_CHECK_EQUAL(unknown->status, "error");
+  BOOST_CHECK(unknown->response == phx::json(R"({"reason":"unknown event","event":"what"})"));
+}
+
+BOOST_AUTO_TEST_CASE(a_push_before_the_join_reply_is_sent_after_it) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = s.channel("room:slow", phx::object({{"sleep_ms", 200}}));
+  auto join = ch.join();
+  auto p = ch.push("echo", phx::object({{"early", true}}));
+  auto out = p.wait_for(10s);
+  BOOST_REQUIRE(out);
+  BOOST_CHECK_EQUAL(out->status, "ok");
+  BOOST_CHECK_EQUAL(join.outcome()->status, "ok");
+}
+
+BOOST_AUTO_TEST_CASE(broadcasts_reach_every_member_and_shout_others_skips_the_sender) {
+  session t;
+  auto a = t.make_socket(fast_options(), "?user=a");
+  auto b = t.make_socket(fast_options(), "?user=b");
+  a.connect();
+  b.connect();
+  auto ca = t.joined(a, "room:shout");
+  auto cb = t.joined(b, "room:shout");
+  ca.on("shout", [&](const phx::payload& p) { t.log.add("a got " + str(p)); });
+  cb.on("shout", [&](const phx::payload& p) { t.log.add("b got " + str(p)); });
+  BOOST_REQUIRE_EQUAL(ca.push("shout", phx::object({{"n", 1}})).wait_for(10s)->status, "ok");
+  BOOST_CHECK(t.log.wait_for(R"(a got {"n":1})"));
+  BOOST_CHECK(t.log.wait_for(R"(b got {"n":1})"));
+  BOOST_REQUIRE_EQUAL(ca.push("shout_others", phx::object({{"n", 2}})).wait_for(10s)->status,
+                      "ok");
+  BOOST_CHECK(t.log.wait_for(R"(b got {"n":2})"));
+  // The sender does not get its own shout_others (the broadcast ordered
+  // before the reply, so it would have arrived).
+  BOOST_CHECK_EQUAL(t.log.count(R"(a got {"n":2})"), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_channel_is_rejoined_automatically) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:crash");
+  ch.on_error([&](const phx::payload& p) { t.log.add("phx_error " + str(p)); });
+  auto crash = ch.push("crash", phx::payload{}, 500ms);
+  BOOST_REQUIRE(t.log.wait_for(R"(phx_error {"reason":"channel_crash"})"));
+  BOOST_REQUIRE(t.log.wait_count("room:crash join ok", 2));
+  BOOST_CHECK(ch.state() == phx::channel_state::joined);
+  // The crashed push got no reply.
+  BOOST_CHECK_EQUAL(crash.wait_for(10s)->status, "timeout");
+  BOOST_CHECK_EQUAL(ch.push("echo", phx::object({{"after", "crash"}})).wait_for(10s)->status, "ok");
+}
+
+BOOST_AUTO_TEST_CASE(kick_and_kick_noreply_close_the_channel_for_good) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  for (auto event : {"kick", "kick_noreply"}) {
+    auto topic = std::string{"room:"} + event;
+    auto ch = t.joined(s, topic);
+    ch.on_close([&, topic](const phx::payload&) { t.log.add(topic + " closed"); });
+    ch.push(event, phx::payload{}, 1s);
+    BOOST_REQUIRE_MESSAGE(t.log.wait_for(topic + " closed"), t.log.dump());
+    BOOST_CHECK(ch.state() == phx::channel_state::closed);
+  }
+  // The socket still serves others (no rejoin after a close is pinned in
+  // virtual time by the unit tests).
+  BOOST_CHECK_EQUAL(t.joined(s, "room:after").push("echo").wait_for(10s)->status, "ok");
+}
+
+BOOST_AUTO_TEST_CASE(flood_arrives_in_order) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:flood");
+  std::atomic<int> last{0};
+  std::atomic<bool> ordered{true};
+  ch.on("flood", [&](const phx::payload& p) {
+    int i = p.json()["i"].GetInt();
+    if (i != last + 1)
+      ordered = false;
+    last = i;
+  });
+  auto out = ch.push("flood", phx::object({{"n", 5000}})).wait_for(20s);
+  BOOST_REQUIRE(out);
+  BOOST_CHECK_EQUAL(str(out->response), R"({"n":5000})");
+  BOOST_CHECK(t.log.wait([&](auto&) { return last.load() == 5000; }, 10s));
+  BOOST_CHECK(ordered);
+}
+
+BOOST_AUTO_TEST_CASE(push_later_and_info) {
+  session t;
+  auto s = t.make_socket(fast_options(), "?user=alice&token=t1");
+  s.connect();
+  auto ch = t.joined(s, "room:info", phx::object({{"x", 1}}));
+  ch.on("later", [&](const phx::payload& p) { t.log.add("later " + str(p)); });
+  auto ok = ch.push("push_later", phx::object({{"ms", 50}, {"payload", phx::object({{"k", "v"}})}}))
+              .wait_for(10s);
+  BOOST_REQUIRE(ok);
+  BOOST_CHECK_EQUAL(ok->status, "ok");
+  BOOST_CHECK(t.log.wait_for(R"(later {"k":"v"})"));
+  auto info = ch.push("info").wait_for(10s);
+  BOOST_REQUIRE(info);
+  auto& r = info->response.json();
+  BOOST_CHECK_EQUAL(std::string(r["user_id"].GetString()), "alice");
+  BOOST_CHECK_EQUAL(std::string(r["topic"].GetString()), "room:info");
+  BOOST_CHECK_EQUAL(std::string(r["serializer"].GetString()), "Phoenix.Socket.V2.JSONSerializer");
+  BOOST_CHECK_EQUAL(std::string(r["connect_params"]["vsn"].GetString()), "2.0.0");
+  BOOST_CHECK_EQUAL(std::string(r["connect_params"]["token"].GetString()), "t1");
+  BOOST_CHECK_EQUAL(r["join_params"]["x"].GetInt(), 1);
+}
+
+BOOST_AUTO_TEST_CASE(binary_push_reply_and_broadcast) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:bin");
+  std::string data("\x00\x01\x02\xff", 4);
+  ch.on("bin_push", [&](const phx::payload& p) {
+    t.log.add(p.is_binary() && p.binary_view() == data ? "bin_push bytes" : "bin_push other");
+  });
+  ch.on("bin_shout", [&](const phx::payload& p) {
+    t.log.add(p.is_binary() && p.binary_view() == data ? "bin_shout bytes" : "bin_shout other");
+  });
+  auto echo = ch.push("bin", phx::binary(data)).wait_for(10s);
+  BOOST_REQUIRE(echo);
+  BOOST_CHECK_EQUAL(echo->status, "ok");
+  BOOST_CHECK(echo->response.is_binary());
+  BOOST_CHECK(echo->response.binary_view() == data);
+  BOOST_CHECK_EQUAL(ch.push("bin_push", phx::binary(data)).wait_for(10s)->status, "ok");
+  BOOST_CHECK(t.log.wait_for("bin_push bytes"));
+  BOOST_CHECK_EQUAL(ch.push("bin_shout", phx::binary(data)).wait_for(10s)->status, "ok");
+  BOOST_CHECK(t.log.wait_for("bin_shout bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(presence_between_two_sockets) {
+  session t;
+  auto a = t.make_socket(fast_options(), "?user=ann");
+  auto b = t.make_socket(fast_options(), "?user=bob");
+  a.connect();
+  b.connect();
+  auto ca = a.channel("presence:lobby");
+  phx::presence pa{ca};
+  pa.on_join([&](const std::string& key, const phx::presence_entry* current,
+                 const phx::presence_entry&) {
+    t.log.add("join " + key + (current ? " again" : ""));
+  });
+  pa.on_leave([&](const std::string& key, const phx::presence_entry& current,
+                  const phx::presence_entry&) {
+    t.log.add("leave " + key + " left " + std::to_string(current.metas.size()));
+  });
+  pa.on_sync([&] { t.log.add("sync " + std::to_string(pa.list().size())); });
+  BOOST_REQUIRE_EQUAL(ca.join().wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for("join ann"));
+  auto cb = b.channel("presence:lobby", phx::object({{"meta", phx::object({{"status", "away"}})}}));
+  BOOST_REQUIRE_EQUAL(cb.join().wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for("join bob"));
+  BOOST_REQUIRE(t.log.wait_for("sync 2"));
+  auto keys = pa.list([](const std::string& k, const phx::presence_entry&) { return k; });
+  BOOST_REQUIRE_EQUAL(keys.size(), 2u);
+  BOOST_CHECK_EQUAL(keys[0], "ann");
+  BOOST_CHECK_EQUAL(keys[1], "bob");
+  // update_meta arrives as a leave plus a join replacing bob's meta.
+  BOOST_REQUIRE_EQUAL(cb.push("update_meta", phx::object({{"status", "busy"}})).wait_for(10s)->status,
+                      "ok");
+  BOOST_REQUIRE(t.log.wait_for("join bob again"));
+  BOOST_CHECK(t.log.wait([&](auto&) {
+    for (auto& [key, p] : pa.list())
+      if (key == "bob" && p.metas.size() == 1
+          && std::string((*p.metas[0])["status"].GetString()) == "busy")
+        return true;
+    return false;
+  }));
+  BOOST_REQUIRE_EQUAL(cb.leave().wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for("leave bob left 0"));
+  BOOST_CHECK(t.log.wait([&](auto&) { return pa.list().size() == 1; }));
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_all_kill_all_and_restart_lead_to_reconnect_and_rejoin) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:resilient");
+  auto expect_recovery = [&](size_t opens, const char* what) {
+    BOOST_REQUIRE_MESSAGE(t.log.wait_count("open", opens, 15s), what << "\n" << t.log.dump());
+    BOOST_REQUIRE_MESSAGE(t.log.wait_count("room:resilient join ok", opens, 15s),
+                          what << "\n" << t.log.dump());
+    auto out = ch.push("echo", phx::object({{"after", what}})).wait_for(10s);
+    BOOST_REQUIRE(out);
+    BOOST_CHECK_EQUAL(out->status, "ok");
+  };
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/disconnect_all").status, 200);
+  expect_recovery(2, "disconnect_all");
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/kill_all").status, 200);
+  expect_recovery(3, "kill_all");
+  BOOST_CHECK(t.log.count("close 1006") >= 1);
+  t.server.restart();
+  expect_recovery(4, "restart");
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_server_is_detected_by_the_heartbeat_and_recovered) {
+  session t;
+  auto opts = fast_options();
+  opts.heartbeat_interval_ms = 200;
+  auto s = t.make_socket(std::move(opts));
+  s.connect();
+  auto ch = t.joined(s, "room:stall");
+  ch.on_error([&](const phx::payload& p) { t.log.add("phx_error " + str(p)); });
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/stall?ms=1000").status, 200);
+  BOOST_REQUIRE_MESSAGE(
+    t.log.wait_for(R"(phx_error {"source":"transport","reason":"heartbeat_timeout"})", 10s),
+    t.log.dump());
+  BOOST_REQUIRE(t.log.wait_count("room:stall join ok", 2, 15s));
+  BOOST_CHECK_EQUAL(ch.push("echo").wait_for(10s)->status, "ok");
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_connect_reports_403_and_keeps_retrying) {
+  session t;
+  auto s = t.make_socket(fast_options(), "?token=bad");
+  s.connect();
+  BOOST_REQUIRE(t.log.wait_count("error 403", 3, 10s));
+  BOOST_CHECK(!s.connected());
+  BOOST_CHECK_EQUAL(t.log.count("open"), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(vsn_1_0_0_speaks_the_v1_serializer) {
+  session t;
+  auto opts = fast_options();
+  opts.vsn = "1.0.0";
+  auto s = t.make_socket(std::move(opts));
+  s.connect();
+  auto ch = t.joined(s, "room:v1");
+  auto info = ch.push("info").wait_for(10s);
+  BOOST_REQUIRE(info);
+  BOOST_CHECK_EQUAL(std::string(info->response.json()["serializer"].GetString()),
+                    "Phoenix.Socket.V1.JSONSerializer");
+  auto bin = ch.push("bin", phx::binary("x")).wait_for(10s);
+  BOOST_REQUIRE(bin);
+  BOOST_CHECK_EQUAL(bin->status, "failed"); // V1 has no binary frames
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_runs_its_callback_once_and_connect_rejoins) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:dc");
+  std::atomic<int> done{0};
+  s.disconnect([&] {
+    ++done;
+    t.log.add("disconnected");
+  });
+  BOOST_REQUIRE(t.log.wait_for("disconnected"));
+  BOOST_CHECK(!s.connected());
+  s.connect();
+  BOOST_REQUIRE(t.log.wait_count("room:dc join ok", 2));
+  BOOST_CHECK_EQUAL(done.load(), 1);
+  BOOST_CHECK_EQUAL(ch.push("echo").wait_for(10s)->status, "ok");
+}
+
+BOOST_AUTO_TEST_CASE(ping_measures_a_round_trip) {
+  session t;
+  auto s = t.make_socket();
+  BOOST_CHECK(!s.ping([](std::chrono::milliseconds) {}));
+  s.connect();
+  BOOST_REQUIRE(t.log.wait_for("open"));
+  BOOST_CHECK(s.ping([&](std::chrono::milliseconds rtt) {
+    t.log.add(rtt.count() < 5000 ? "pong" : "slow pong");
+  }));
+  BOOST_CHECK(t.log.wait_for("pong"));
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_host_or_path_is_an_error_at_construction) {
+  BOOST_CHECK_THROW(phx::socket{"ws://localhost:4000"}, phx::error);
+  BOOST_CHECK_THROW(phx::socket{"localhost/socket"}, phx::error);
+  BOOST_CHECK_THROW((phx::socket{"", "/socket", 4000, false}), phx::error);
+  BOOST_CHECK_NO_THROW((phx::socket{"localhost", "/socket", 4000, false}));
+}

@@ -1,0 +1,204 @@
+#pragma once
+
+// Loopback fixture of the transport tests: a real actor system (default
+// scheduler), a scoped actor playing the listener (the SOCKET's role), the
+// process-wide io runtime and bounded waits for every report.
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
+
+#include "phx/transport/transport.hpp"
+#include "phx_test/raw_server.hpp"
+
+namespace phx_test {
+
+using namespace std::chrono_literals;
+using phx::protocol::frame;
+using phx::protocol::frame_type;
+namespace tr = phx::transport;
+
+/// The bound of every wait.
+constexpr auto max_wait = 10s;
+
+/// One report as the listener got it.
+struct report {
+  enum kind_t { opened, data, closed, failed, timeout } kind = timeout;
+  tr::generation gen = 0;
+  frame f;
+  uint16_t code = 0;
+  std::string reason;
+  tr::connect_failure failure;
+};
+
+inline std::ostream& operator<<(std::ostream& out, const report& r) {
+  static const char* names[] = {"opened", "frame", "closed", "failed", "timeout"};
+  out << names[r.kind] << "(gen " << r.gen;
+  if (r.kind == report::data)
+    out << ", " << to_string(r.f.type) << " of " << r.f.data.size() << " bytes";
+  if (r.kind == report::closed)
+    out << ", " << r.code << ", \"" << r.reason << "\"";
+  if (r.kind == report::failed)
+    out << ", \"" << r.failure.reason << "\", HTTP " << r.failure.http_status;
+  return out << ")";
+}
+
+/// Collects log lines from any thread.
+struct log_capture {
+  struct line {
+    phx::protocol::log_level level;
+    std::string component;
+    std::string text;
+  };
+
+  std::shared_ptr<std::mutex> mtx = std::make_shared<std::mutex>();
+  std::shared_ptr<std::vector<line>> lines = std::make_shared<std::vector<line>>();
+
+  phx::protocol::log_sink sink() const {
+    return [mtx = mtx, lines = lines](phx::protocol::log_level level,
+                                      std::string_view component,
+                                      std::string_view text) {
+      std::lock_guard<std::mutex> guard{*mtx};
+      lines->push_back({level, std::string{component}, std::string{text}});
+    };
+  }
+
+  std::vector<line> snapshot() const {
+    std::lock_guard<std::mutex> guard{*mtx};
+    return *lines;
+  }
+
+  /// True if some line of this level (or any if `off`) contains `text`.
+  bool contains(std::string_view text,
+                phx::protocol::log_level level = phx::protocol::log_level::off) const {
+    for (auto& l : snapshot())
+      if ((level == phx::protocol::log_level::off || l.level == level)
+          && l.text.find(text) != std::string::npos)
+        return true;
+    return false;
+  }
+};
+
+/// A port on 127.0.0.1 nobody listens on (bound, then released).
+inline uint16_t closed_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acc{ioc, {boost::asio::ip::address_v4::loopback(), 0}};
+  return acc.local_endpoint().port();
+}
+
+/// Options for a raw_server, set by `f` (C++17 has no designated initializers).
+template <class F>
+raw_server_options options(F f) {
+  raw_server_options opts;
+  f(opts);
+  return opts;
+}
+
+struct transport_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  std::shared_ptr<tr::io_runtime> runtime = tr::io_runtime::instance();
+  std::vector<tr::transport_actor> spawned;
+
+  ~transport_fixture() {
+    // Leftovers must not keep the actor system from shutting down.
+    for (auto& t : spawned)
+      caf::anon_send_exit(t, caf::exit_reason::kill);
+  }
+
+  /// The scoped actor as the listener (the SOCKET's role).
+  tr::listener_actor listener() {
+    return caf::actor_cast<tr::listener_actor>(self);
+  }
+
+  /// A request for `url` with short timeouts fit for loopback tests.
+  static tr::connect_request request(std::string url) {
+    tr::connect_request req;
+    req.url = std::move(url);
+    req.open_timeout_ms = 5000;
+    req.close_timeout_ms = 2000;
+    return req;
+  }
+
+  /// Spawns a transport reporting to the scoped actor.
+  tr::transport_actor spawn(tr::generation gen, tr::connect_request req,
+                            phx::protocol::log_sink log = {}) {
+    auto t = tr::spawn_transport(sys, listener(), gen, std::move(req),
+                                 std::move(log));
+    spawned.push_back(t);
+    return t;
+  }
+
+  /// The next report, or `timeout` after `wait`.
+  report next(std::chrono::milliseconds wait = max_wait) {
+    report r;
+    self->receive(
+      [&](tr::opened_atom, tr::generation gen) {
+        r.kind = report::opened;
+        r.gen = gen;
+      },
+      [&](tr::frame_atom, tr::generation gen, frame& f) {
+        r.kind = report::data;
+        r.gen = gen;
+        r.f = std::move(f);
+      },
+      [&](tr::closed_atom, tr::generation gen, uint16_t code, std::string& reason) {
+        r.kind = report::closed;
+        r.gen = gen;
+        r.code = code;
+        r.reason = std::move(reason);
+      },
+      [&](tr::failed_atom, tr::generation gen, tr::connect_failure& failure) {
+        r.kind = report::failed;
+        r.gen = gen;
+        r.failure = std::move(failure);
+      },
+      caf::after(wait) >> [&] { r.kind = report::timeout; });
+    return r;
+  }
+
+  /// Waits for the `down_msg` of a monitored actor; false on timeout.
+  bool wait_down(const caf::actor_addr& who,
+                 std::chrono::milliseconds wait = max_wait) {
+    bool down = false;
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    while (!down && std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      bool timed_out = false;
+      self->receive([&](caf::down_msg& msg) { down = msg.source == who; },
+                    caf::after(left) >> [&] { timed_out = true; });
+      if (timed_out)
+        break;
+    }
+    return down;
+  }
+
+  /// Waits until the runtime owns no connection; false on timeout (a leak).
+  bool wait_no_connections(std::chrono::milliseconds wait = max_wait) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    while (runtime->connections() != 0) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+};
+
+} // namespace phx_test

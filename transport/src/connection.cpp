@@ -1,0 +1,600 @@
+#include "connection.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <string_view>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <websocketpp/utf8_validator.hpp>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "phx/protocol/url.hpp"
+
+#include "io_runtime_impl.hpp"
+
+// Reporting contract (what the SOCKET relies on):
+// - Every report is sent from the connection's io thread with `anon_send` to
+//   the listener's address promoted at send time: a dead listener drops it.
+// - Per connection (= one generation) the io thread is the only sender, so the
+//   listener receives `opened`, then the inbound frames in wire order, then
+//   exactly one terminal report (`closed` after `opened`, `failed` instead of
+//   it); nothing of this generation follows the terminal report.
+// - After the terminal report the TRANSPORT gets `done` and quits, so its
+//   down/exit message reaches the listener after the terminal report.
+// - Until then the io side holds the TRANSPORT strongly: a TRANSPORT whose
+//   handle everybody dropped (say, right after asking it to close) still
+//   finishes its close handshake and reports instead of vanishing midway.
+
+namespace phx::transport::detail {
+
+connection::~connection() = default;
+
+namespace {
+
+namespace ssl = boost::asio::ssl;
+using opcode = websocketpp::frame::opcode::value;
+
+/// What a certificate check found wrong, written by the verify callback and
+/// read by the fail handler (both on the io thread).
+struct tls_verdict {
+  std::string reason;
+};
+
+/// A failure text for an error code, without secrets (codes carry none).
+std::string describe(const std::error_code& ec) {
+  namespace we = websocketpp::error;
+  namespace te = websocketpp::transport::error;
+  namespace se = websocketpp::transport::asio::socket;
+  if (!ec)
+    return "no error";
+  if (ec == std::errc::connection_refused)
+    return "connection refused";
+  if (ec == std::errc::connection_reset)
+    return "connection reset by peer";
+  if (ec == std::errc::connection_aborted)
+    return "connection aborted";
+  if (ec == std::errc::timed_out)
+    return "connection timed out";
+  if (ec == std::errc::network_unreachable)
+    return "network unreachable";
+  if (ec == std::errc::host_unreachable)
+    return "host unreachable";
+  if (ec == std::errc::broken_pipe)
+    return "broken pipe";
+  if (ec == we::make_error_code(we::open_handshake_timeout))
+    return "open handshake timed out";
+  if (ec == we::make_error_code(we::close_handshake_timeout))
+    return "close handshake timed out";
+  if (ec == te::make_error_code(te::timeout))
+    return "timed out";
+  if (ec == te::make_error_code(te::eof))
+    return "end of stream";
+  if (ec == te::make_error_code(te::tls_short_read))
+    return "TLS stream truncated";
+  if (ec == se::make_error_code(se::error::tls_handshake_failed))
+    return "TLS handshake failed";
+  if (ec == se::make_error_code(se::error::tls_handshake_timeout))
+    return "TLS handshake timed out";
+  return ec.message();
+}
+
+/// A close code we may put into a close frame (RFC 6455 7.4).
+bool sendable_close_code(uint16_t code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+         || (code >= 3000 && code <= 4999);
+}
+
+/// An HTTP token (RFC 7230): what a header name may be.
+bool valid_header_name(std::string_view name) {
+  if (name.empty())
+    return false;
+  for (auto c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (!(std::isalnum(u) || std::string_view{"!#$%&'*+-.^_`|~"}.find(c)
+                               != std::string_view::npos))
+      return false;
+  }
+  return true;
+}
+
+/// A header value that cannot smuggle another header or line.
+bool clean_header_text(std::string_view text) {
+  for (auto c : text)
+    if (c == '\r' || c == '\n' || c == '\0')
+      return false;
+  return true;
+}
+
+// -- the io side of one connection -----------------------------------------------
+
+template <class Client>
+class basic_connection final
+  : public connection,
+    public std::enable_shared_from_this<basic_connection<Client>> {
+public:
+  using con_ptr = typename Client::connection_ptr;
+  using message_ptr = typename Client::message_ptr;
+
+  basic_connection(io_runtime_impl& rt, io_thread& io, Client& client,
+                   connection_params params)
+    : rt_(rt),
+      io_(io),
+      client_(client),
+      gen_(params.gen),
+      listener_(std::move(params.listener)),
+      transport_(std::move(params.transport)),
+      req_(std::move(params.req)),
+      log_(std::move(params.log)),
+      open_timer_(io.ioc) {
+    rt_.connections().fetch_add(1, std::memory_order_relaxed);
+  }
+
+  ~basic_connection() override {
+    rt_.connections().fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // -- connection interface (any thread) ----------------------------------------
+
+  void send(protocol::frame f) override {
+    boost::asio::post(io_.ioc, [self = this->shared_from_this(),
+                                f = std::move(f)]() mutable {
+      self->do_send(std::move(f));
+    });
+  }
+
+  void send(std::vector<protocol::frame> frames) override {
+    boost::asio::post(io_.ioc, [self = this->shared_from_this(),
+                                frames = std::move(frames)]() mutable {
+      for (auto& f : frames)
+        self->do_send(std::move(f));
+    });
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    boost::asio::post(io_.ioc, [self = this->shared_from_this(), code,
+                                reason = std::move(reason)]() mutable {
+      self->do_close(code, std::move(reason));
+    });
+  }
+
+  void abort(std::string reason) override {
+    boost::asio::post(io_.ioc, [self = this->shared_from_this(),
+                                reason = std::move(reason)]() mutable {
+      self->do_abort(std::move(reason));
+    });
+  }
+
+  /// Posts the start of the attempt to the io thread.
+  void start() {
+    boost::asio::post(io_.ioc,
+                      [self = this->shared_from_this()] { self->do_start(); });
+  }
+
+private:
+  enum class phase { connecting, open, closing, done };
+
+  // -- reporting ----------------------------------------------------------------------
+
+  template <class... Ts>
+  void report(Ts&&... xs) {
+    // Promoted per report: the listener may die at any time.
+    if (auto listener = caf::actor_cast<listener_actor>(listener_))
+      caf::anon_send(listener, std::forward<Ts>(xs)...);
+  }
+
+  void log(protocol::log_level level, std::string_view text) {
+    if (log_)
+      log_(level, "transport", text);
+    else if (rt_.hub().enabled())
+      rt_.hub().write(level, "transport", text);
+  }
+
+  /// The one `failed` report; then done.
+  void report_failed(std::string reason, int http_status = 0) {
+    if (phase_ == phase::done)
+      return;
+    log(protocol::log_level::info, "connection to " + url_for_log_ + " failed: "
+                                     + reason + " (generation "
+                                     + std::to_string(gen_) + ")");
+    report(failed_atom::value, gen_, connect_failure{std::move(reason), http_status});
+    finish();
+  }
+
+  /// The one `closed` report; then done.
+  void report_closed(uint16_t code, std::string reason) {
+    if (phase_ == phase::done)
+      return;
+    log(protocol::log_level::debug, "connection to " + url_for_log_ + " closed: "
+                                      + std::to_string(code) + " " + reason
+                                      + " (generation " + std::to_string(gen_)
+                                      + ")");
+    report(closed_atom::value, gen_, code, std::move(reason));
+    finish();
+  }
+
+  /// After the terminal report: tell the TRANSPORT, drop what we hold.
+  void finish() {
+    phase_ = phase::done;
+    pending_.clear();
+    pending_.shrink_to_fit();
+    boost::system::error_code ignored;
+    open_timer_.cancel(ignored);
+    if (transport_) {
+      caf::anon_send(transport_, done_atom::value);
+      // Our hold on the actor ends here (it quits on `done`).
+      transport_ = transport_impl_actor{};
+    }
+    // The handlers of `con_` hold us: dropping `con_` breaks that cycle; the
+    // connection object lives on while asio still has work for it.
+    con_.reset();
+  }
+
+  // -- io thread -------------------------------------------------------------------
+
+  void do_start() {
+    websocketpp::uri_ptr uri;
+    try {
+      uri = std::make_shared<websocketpp::uri>(req_.url);
+    } catch (...) {
+      // websocketpp's parser throws on some malformed ports.
+    }
+    if (!uri || !uri->get_valid()) {
+      url_for_log_ = "<invalid URL>";
+      report_failed("invalid URL");
+      return;
+    }
+    url_for_log_ = protocol::redact_url(req_.url);
+    constexpr bool tls = std::is_same<Client, wss_client>::value;
+    if (uri->get_secure() != tls) {
+      report_failed("URL scheme does not match the transport");
+      return;
+    }
+    for (auto& [name, value] : req_.headers) {
+      if (!valid_header_name(name)) {
+        report_failed("invalid header name");
+        return;
+      }
+      if (!clean_header_text(value)) {
+        report_failed("invalid value of header " + name);
+        return;
+      }
+    }
+    if (!clean_header_text(req_.subprotocols)) {
+      report_failed("invalid Sec-WebSocket-Protocol value");
+      return;
+    }
+    log(protocol::log_level::debug, "connecting to " + url_for_log_
+                                      + " (generation " + std::to_string(gen_)
+                                      + ")");
+    if constexpr (tls) {
+      if (!prepare_tls(uri->get_host()))
+        return;
+    }
+    websocketpp::lib::error_code ec;
+    con_ = client_.get_connection(uri, ec);
+    if constexpr (tls) {
+      io_.next_tls_context.reset();
+      io_.next_stream_setup = nullptr;
+    }
+    if (ec || !con_) {
+      con_.reset();
+      report_failed("cannot create the connection: " + describe(ec));
+      return;
+    }
+    con_->set_max_message_size(static_cast<size_t>(req_.max_frame_size));
+    // The open timer below bounds the whole attempt instead.
+    con_->set_open_handshake_timeout(0);
+    // 0 would mean "wait forever" to websocketpp; for us it means "do not wait".
+    con_->set_close_handshake_timeout(
+      static_cast<long>(std::max<uint32_t>(req_.close_timeout_ms, 1)));
+    con_->set_max_http_body_size(64 * 1024);
+    for (auto& [name, value] : req_.headers)
+      con_->append_header(name, value);
+    // A header, not add_subprotocol(): that one rejects '/' and '+', which
+    // standard base64 (the auth token) contains.
+    if (!req_.subprotocols.empty())
+      con_->replace_header("Sec-WebSocket-Protocol", req_.subprotocols);
+    // Each handler holds the state (shared ownership); finish() breaks the cycle.
+    auto self = this->shared_from_this();
+    con_->set_open_handler([self](websocketpp::connection_hdl) { self->on_open(); });
+    con_->set_fail_handler([self](websocketpp::connection_hdl) { self->on_fail(); });
+    con_->set_close_handler([self](websocketpp::connection_hdl) { self->on_close(); });
+    // websocketpp cannot cancel a pending DNS lookup: an attempt ended
+    // meanwhile would still connect. Close such a socket as soon as it exists.
+    con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl hdl) {
+      if (self->phase_ != phase::done)
+        return;
+      websocketpp::lib::error_code ec;
+      if (auto con = self->client_.get_con_from_hdl(hdl, ec)) {
+        boost::system::error_code ignored;
+        con->get_raw_socket().close(ignored);
+      }
+    });
+    con_->set_message_handler(
+      [self](websocketpp::connection_hdl, message_ptr msg) {
+        self->on_message(std::move(msg));
+      });
+    if (req_.open_timeout_ms > 0) {
+      open_timer_.expires_after(std::chrono::milliseconds(req_.open_timeout_ms));
+      open_timer_.async_wait([self](const boost::system::error_code& err) {
+        if (!err)
+          self->on_open_timeout();
+      });
+    }
+    client_.connect(con_);
+    // websocketpp's request holds them now; ours would only cost memory.
+    req_.url = std::string{};
+    req_.headers = {};
+    req_.subprotocols = std::string{};
+  }
+
+  /// Prepares the TLS context and stream setup that websocketpp asks for
+  /// inside `get_connection`; false after reporting a failure.
+  bool prepare_tls(const std::string& host) {
+    std::string error;
+    auto ctx = rt_.tls_context(req_.tls, error);
+    if (!ctx) {
+      report_failed(std::move(error));
+      return false;
+    }
+    io_.next_tls_context = std::move(ctx);
+    if (!req_.tls.verify_peer) {
+      // Logged at every use: an explicit, visible choice.
+      log(protocol::log_level::warning,
+          "TLS certificate verification is DISABLED for " + url_for_log_
+            + " (insecure mode)");
+      io_.next_stream_setup = [](auto& stream) {
+        stream.set_verify_mode(ssl::verify_none);
+      };
+      return true;
+    }
+    verdict_ = std::make_shared<tls_verdict>();
+    io_.next_stream_setup = [verdict = verdict_, host](auto& stream) {
+      stream.set_verify_mode(ssl::verify_peer);
+      stream.set_verify_callback(
+        [verdict, host, check = ssl::host_name_verification(host)](
+          bool preverified, ssl::verify_context& ctx) {
+          if (!preverified) {
+            if (verdict->reason.empty()) {
+              auto err = X509_STORE_CTX_get_error(ctx.native_handle());
+              verdict->reason = std::string{"certificate verify failed: "}
+                                + X509_verify_cert_error_string(err);
+            }
+            return false;
+          }
+          if (!check(preverified, ctx)) {
+            verdict->reason = "host name mismatch: the certificate is not valid for "
+                              + host;
+            return false;
+          }
+          return true;
+        });
+    };
+    return true;
+  }
+
+  void on_open() {
+    if (phase_ != phase::connecting)
+      return;
+    boost::system::error_code ignored;
+    open_timer_.cancel(ignored);
+    phase_ = phase::open;
+    log(protocol::log_level::debug, "connected to " + url_for_log_
+                                      + " (generation " + std::to_string(gen_)
+                                      + ")");
+    report(opened_atom::value, gen_);
+    // Frames sent before the open go out now, in order, behind nothing else.
+    auto pending = std::move(pending_);
+    pending_ = {};
+    for (auto& f : pending)
+      send_now(std::move(f));
+  }
+
+  void on_message(message_ptr msg) {
+    if (phase_ == phase::done)
+      return;
+    auto type = msg->get_opcode() == websocketpp::frame::opcode::binary
+                  ? protocol::frame_type::binary
+                  : protocol::frame_type::text;
+    // The payload buffer moves into the frame: no copy on our side.
+    report(frame_atom::value, gen_,
+           protocol::frame{type, std::move(msg->get_raw_payload())});
+  }
+
+  void on_fail() {
+    if (phase_ == phase::done || !con_)
+      return;
+    auto ec = con_->get_ec();
+    auto status = static_cast<int>(con_->get_response_code());
+    if (status != 0 && status != 101) {
+      report_failed("upgrade refused with HTTP " + std::to_string(status), status);
+      return;
+    }
+    if (verdict_ && !verdict_->reason.empty()) {
+      report_failed(verdict_->reason);
+      return;
+    }
+    if (status == 101) {
+      report_failed("invalid upgrade response: " + describe(ec));
+      return;
+    }
+    report_failed(describe(ec));
+  }
+
+  void on_close() {
+    if (phase_ == phase::done || !con_)
+      return;
+    namespace cs = websocketpp::close::status;
+    auto remote = con_->get_remote_close_code();
+    auto local = con_->get_local_close_code();
+    if (remote != cs::abnormal_close) {
+      // The server's close frame (or its echo of ours).
+      report_closed(remote, con_->get_remote_close_reason());
+    } else if (!user_close_ && local != cs::abnormal_close
+               && local != cs::blank && local != cs::no_status) {
+      // websocketpp closed for a protocol error (1009 too big, 1002, 1007):
+      // that code is what happened, whether or not the server echoed it.
+      report_closed(local, con_->get_local_close_reason());
+    } else {
+      report_closed(cs::abnormal_close,
+                    "connection lost without a close frame: "
+                      + describe(con_->get_ec()));
+    }
+  }
+
+  void on_open_timeout() {
+    if (phase_ != phase::connecting)
+      return;
+    end_now(websocketpp::error::open_handshake_timeout,
+            [this] { report_failed("open handshake timed out"); });
+  }
+
+  void do_send(protocol::frame&& f) {
+    switch (phase_) {
+      case phase::connecting:
+        pending_.push_back(std::move(f));
+        return;
+      case phase::open:
+        send_now(std::move(f));
+        return;
+      default:
+        log(protocol::log_level::debug,
+            "outbound frame dropped: the connection is closing");
+        return;
+    }
+  }
+
+  /// Builds the wire frame in the frame's own buffer: websocketpp's send of a
+  /// string would copy it once more before masking.
+  void send_now(protocol::frame&& f) {
+    auto op = f.type == protocol::frame_type::text
+                ? websocketpp::frame::opcode::text
+                : websocketpp::frame::opcode::binary;
+    if (op == websocketpp::frame::opcode::text
+        && !websocketpp::utf8_validator::validate(f.data)) {
+      log(protocol::log_level::warning,
+          "outbound text frame dropped: invalid UTF-8");
+      return;
+    }
+    auto msg = con_->get_message(op, 0);
+    auto& payload = msg->get_raw_payload();
+    payload = std::move(f.data);
+    websocketpp::frame::masking_key_type key;
+    key.i = io_.rng();
+    websocketpp::frame::word_mask_exact(reinterpret_cast<uint8_t*>(payload.data()),
+                                        payload.size(), key);
+    websocketpp::frame::basic_header basic(op, payload.size(), true, true);
+    websocketpp::frame::extended_header extended(payload.size(), key.i);
+    msg->set_header(websocketpp::frame::prepare_header(basic, extended));
+    msg->set_prepared(true);
+    if (auto ec = con_->send(msg))
+      log(protocol::log_level::warning,
+          "outbound frame dropped: " + describe(ec));
+  }
+
+  void do_close(uint16_t code, std::string reason) {
+    switch (phase_) {
+      case phase::connecting:
+        end_now(websocketpp::error::operation_canceled, [this] {
+          report_failed("closed by the client before the connection opened");
+        });
+        return;
+      case phase::open: {
+        if (!sendable_close_code(code)) {
+          log(protocol::log_level::warning,
+              "close code " + std::to_string(code)
+                + " cannot be sent; closing with 1000");
+          code = websocketpp::close::status::normal;
+        }
+        user_close_ = true;
+        phase_ = phase::closing;
+        websocketpp::lib::error_code ec;
+        con_->close(code, reason, ec);
+        if (ec)
+          end_now(websocketpp::error::operation_canceled, [this, &ec] {
+            report_closed(websocketpp::close::status::abnormal_close,
+                          "close failed: " + describe(ec));
+          });
+        return;
+      }
+      default:
+        return; // already closing or done
+    }
+  }
+
+  void do_abort(std::string reason) {
+    end_now(websocketpp::error::operation_canceled, [this, &reason] {
+      if (phase_ == phase::connecting)
+        report_failed(std::move(reason));
+      else
+        report_closed(websocketpp::close::status::abnormal_close,
+                      std::move(reason));
+    });
+  }
+
+  /// Reports the terminal event (which drops `con_`), then drops the link at
+  /// once: no close handshake, pending operations cancelled.
+  template <class Report>
+  void end_now(websocketpp::error::value why, Report report_terminal) {
+    auto con = con_;
+    report_terminal();
+    if (!con)
+      return;
+    // Synchronous for plain sockets: our close/fail handler runs inside and
+    // finds the terminal report already sent.
+    if (con->get_state() != websocketpp::session::state::closed)
+      con->terminate(websocketpp::error::make_error_code(why));
+    boost::system::error_code ignored;
+    con->get_raw_socket().close(ignored);
+  }
+
+  // -- state ---------------------------------------------------------------------------
+
+  io_runtime_impl& rt_;
+  io_thread& io_;
+  Client& client_;
+  generation gen_;
+  caf::actor_addr listener_;
+  transport_impl_actor transport_;
+  connect_request req_;
+  protocol::log_sink log_;
+  std::string url_for_log_;
+  con_ptr con_;
+  boost::asio::steady_timer open_timer_;
+  std::vector<protocol::frame> pending_;
+  std::shared_ptr<tls_verdict> verdict_;
+  phase phase_ = phase::connecting;
+  bool user_close_ = false;
+};
+
+} // namespace
+
+std::shared_ptr<connection> start_connection(io_runtime_impl& rt,
+                                             connection_params params) {
+  auto& io = rt.next();
+  // The scheme picks the endpoint; anything else fails in do_start.
+  // The schemes websocketpp's URI parser takes as secure (case-sensitive).
+  auto url = std::string_view{params.req.url};
+  if (url.rfind("wss://", 0) == 0 || url.rfind("https://", 0) == 0) {
+    auto c = std::make_shared<basic_connection<wss_client>>(rt, io, io.wss,
+                                                            std::move(params));
+    c->start();
+    return c;
+  }
+  auto c = std::make_shared<basic_connection<ws_client>>(rt, io, io.ws,
+                                                         std::move(params));
+  c->start();
+  return c;
+}
+
+} // namespace phx::transport::detail
