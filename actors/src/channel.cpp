@@ -59,7 +59,7 @@ void set_state(self_ptr self, channel_state next) {
   if (st.hooks && st.hooks->on_state)
     st.hooks->gate->run([&] { st.hooks->on_state(next); });
   for (auto& sub : st.subscribers)
-    self->send(sub, state_atom::value, st.topic, next);
+    self->send(sub.hdl, state_atom::value, st.topic, next);
 }
 
 // -- rejoin supervisor ---------------------------------------------------------------
@@ -106,7 +106,7 @@ void notify_join(self_ptr self, const reply& r, const caf::error& err) {
   if (st.hooks && st.hooks->on_join)
     st.hooks->gate->run([&] { st.hooks->on_join(r); });
   for (auto& sub : st.subscribers)
-    self->send(sub, join_atom::value, st.topic, r);
+    self->send(sub.hdl, join_atom::value, st.topic, r);
   auto waiters = std::move(st.join_waiters);
   st.join_waiters.clear();
   for (auto& rp : waiters) {
@@ -260,12 +260,10 @@ void dispatch(self_ptr self, protocol::message&& msg) {
     msg.payload = st.hooks->apply_transform(msg);
     st.hooks->dispatch(msg, join_ref);
   }
-  if (st.subscribers.empty())
-    return;
-  for (size_t i = 0; i + 1 < st.subscribers.size(); ++i)
-    self->send(st.subscribers[i], event_atom::value, msg, join_ref);
-  self->send(st.subscribers.back(), event_atom::value, std::move(msg),
-             std::move(join_ref));
+  auto bytes = msg.payload.is_binary() ? msg.payload.binary().size() : 0;
+  for (auto& sub : st.subscribers)
+    if (!sub.deliver(self, bytes, log_of(self), component, event_atom::value, msg, join_ref))
+      ++st.stats.subscriber_overflows;
 }
 
 void on_reply(self_ptr self, protocol::message&& msg) {
@@ -426,8 +424,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       return;
     }
     st.subscribers.erase(std::remove_if(st.subscribers.begin(), st.subscribers.end(),
-                                        [&](const channel_subscriber_actor& s) {
-                                          return s.address() == dm.source;
+                                        [&](const auto& s) {
+                                          return s.hdl.address() == dm.source;
                                         }),
                          st.subscribers.end());
   });
@@ -463,11 +461,14 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
     },
     [self](subscribe_atom, channel_subscriber_actor& sub) {
       self->monitor(sub);
-      self->state.subscribers.push_back(std::move(sub));
+      self->state.subscribers.emplace_back(std::move(sub),
+                                           self->state.ctx->options.max_subscriber_queue);
     },
     [self](unsubscribe_atom, channel_subscriber_actor& sub) {
       auto& subs = self->state.subscribers;
-      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+      subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                [&](const auto& s) { return s.hdl == sub; }),
+                 subs.end());
     },
     [self](state_atom) { return self->state.state; },
     [self](stats_atom) {
@@ -478,7 +479,10 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       return stats;
     },
     // -- from the socket ----------------------------------------------------------------
-    [self](message_atom, protocol::message& msg) { on_message(self, std::move(msg)); },
+    // The ticket lives until this handler returns: until the message is consumed.
+    [self](message_atom, protocol::message& msg, flow_ticket&) {
+      on_message(self, std::move(msg));
+    },
     [self](opened_atom) {
       reset_rejoin(self);
       if (self->state.state == channel_state::errored)

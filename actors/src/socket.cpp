@@ -100,6 +100,10 @@ void start_connect(self_ptr self) {
   ++st.gen;
   st.stats.generation = st.gen;
   auto req = make_connect_request(*st.ctx);
+  // A fresh credit per connection: tickets of an old one never hold a new one back.
+  st.inbound = std::make_shared<transport::credit>(st.ctx->options.max_inbound_frames,
+                                                   st.ctx->options.max_inbound_bytes);
+  req.inbound = st.inbound;
   log_of(self).info(component, "connecting to " + protocol::redact_url(req.url));
   auto& factory = st.ctx->options.transport_factory;
   transport::listener_actor listener = self;
@@ -140,7 +144,7 @@ void after_close(self_ptr self, uint16_t code, const std::string& reason) {
   if (auto& hooks = st.ctx->options.hooks)
     hooks->on_close.fire(*hooks->gate, code, reason);
   for (auto& sub : st.subscribers)
-    self->send(sub, closed_atom::value, code, reason);
+    self->send(sub.hdl, closed_atom::value, code, reason);
   if (!st.manual_disconnect)
     schedule_reconnect(self);
 }
@@ -159,7 +163,7 @@ void on_failed(self_ptr self, const transport::connect_failure& failure) {
   if (auto& hooks = st.ctx->options.hooks)
     hooks->on_error.fire(*hooks->gate, failure.reason, failure.http_status);
   for (auto& sub : st.subscribers)
-    self->send(sub, error_atom::value, failure.reason, failure.http_status);
+    self->send(sub.hdl, error_atom::value, failure.reason, failure.http_status);
   if (!st.manual_disconnect)
     schedule_reconnect(self);
 }
@@ -182,13 +186,13 @@ void finish_teardown(self_ptr self, transport::generation g, uint16_t code,
     if (auto& hooks = st.ctx->options.hooks)
       hooks->on_close.fire(*hooks->gate, code, reason);
     for (auto& sub : st.subscribers)
-      self->send(sub, closed_atom::value, code, reason);
+      self->send(sub.hdl, closed_atom::value, code, reason);
   }
   for (auto& rp : td.waiters)
     rp.deliver(st.transport ? st.conn : connection_state::closed);
 }
 
-void on_message(self_ptr self, protocol::message&& msg) {
+void on_message(self_ptr self, protocol::message&& msg, flow_ticket&& ticket) {
   auto& st = self->state;
   if (msg.topic == protocol::phoenix_topic && msg.ref) {
     if (st.pending_heartbeat == msg.ref) {
@@ -213,16 +217,19 @@ void on_message(self_ptr self, protocol::message&& msg) {
     }
   } else if (!tell_hooks && !tell_subscribers && route->second.size() == 1) {
     // The common case: one channel, nobody else watching; move, no copy.
-    self->send(route->second.front(), message_atom::value, std::move(msg));
+    self->send(route->second.front(), message_atom::value, std::move(msg),
+               std::move(ticket));
     return;
   } else {
     for (auto& ch : route->second)
-      self->send(ch, message_atom::value, msg);
+      self->send(ch, message_atom::value, msg, ticket);
   }
   if (tell_hooks)
     hooks->on_message.fire(*hooks->gate, msg);
+  auto bytes = msg.payload.is_binary() ? msg.payload.binary().size() : 0;
   for (auto& sub : st.subscribers)
-    self->send(sub, message_atom::value, msg);
+    if (!sub.deliver(self, bytes, log_of(self), component, message_atom::value, msg))
+      ++st.stats.subscriber_overflows;
 }
 
 void remove_route(self_ptr self, const caf::actor_addr& addr) {
@@ -351,8 +358,8 @@ socket_actor::behavior_type socket_impl(self_ptr self,
     auto& st = self->state;
     remove_route(self, dm.source);
     st.subscribers.erase(std::remove_if(st.subscribers.begin(), st.subscribers.end(),
-                                        [&](const socket_subscriber_actor& s) {
-                                          return s.address() == dm.source;
+                                        [&](const auto& s) {
+                                          return s.hdl.address() == dm.source;
                                         }),
                          st.subscribers.end());
   });
@@ -442,6 +449,8 @@ socket_actor::behavior_type socket_impl(self_ptr self,
     [self](state_atom) { return self->state.conn; },
     [self](stats_atom) {
       auto stats = self->state.stats;
+      if (self->state.inbound)
+        stats.inbound_pauses = self->state.inbound->pauses();
       stats.buffered_frames = self->state.send_buffer.size();
       stats.buffered_bytes = self->state.buffered_bytes;
       return stats;
@@ -460,11 +469,14 @@ socket_actor::behavior_type socket_impl(self_ptr self,
     },
     [self](subscribe_atom, socket_subscriber_actor& sub) {
       self->monitor(sub);
-      self->state.subscribers.push_back(std::move(sub));
+      self->state.subscribers.emplace_back(std::move(sub),
+                                           self->state.ctx->options.max_subscriber_queue);
     },
     [self](unsubscribe_atom, socket_subscriber_actor& sub) {
       auto& subs = self->state.subscribers;
-      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+      subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                [&](const auto& s) { return s.hdl == sub; }),
+                 subs.end());
     },
     // -- channels ---------------------------------------------------------------------
     [self](send_atom, protocol::message& msg) { send_message(self, std::move(msg)); },
@@ -484,6 +496,13 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       auto& st = self->state;
       if (epoch != st.heartbeat_epoch || !st.pending_heartbeat || !st.transport)
         return;
+      if (st.inbound && st.inbound->paused()) {
+        // Reads are paused because we are behind, not because the link is
+        // dead: the reply waits behind unread frames. Check again later.
+        self->delayed_send(self, st.ctx->options.heartbeat_interval, hb_timeout_atom::value,
+                           st.heartbeat_epoch);
+        return;
+      }
       ++st.stats.heartbeat_timeouts;
       log_of(self).warning(component,
                            "heartbeat timeout. Attempting to re-establish connection");
@@ -530,11 +549,11 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       if (auto& hooks = st.ctx->options.hooks)
         hooks->on_open.fire(*hooks->gate);
       for (auto& sub : st.subscribers)
-        self->send(sub, opened_atom::value);
+        self->send(sub.hdl, opened_atom::value);
       for (auto& ch : all_channels(self))
         self->send(ch, opened_atom::value);
     },
-    [self](frame_atom, transport::generation g, protocol::frame& f) {
+    [self](frame_atom, transport::generation g, protocol::frame& f, flow_ticket& ticket) {
       auto& st = self->state;
       if (!is_current(self, g))
         return;
@@ -547,10 +566,10 @@ socket_actor::behavior_type socket_impl(self_ptr self,
         if (auto& hooks = st.ctx->options.hooks)
           hooks->on_error.fire(*hooks->gate, what, 0);
         for (auto& sub : st.subscribers)
-          self->send(sub, error_atom::value, what, 0);
+          self->send(sub.hdl, error_atom::value, what, 0);
         return;
       }
-      on_message(self, std::move(*decoded));
+      on_message(self, std::move(*decoded), std::move(ticket));
     },
     [self](closed_atom, transport::generation g, uint16_t code, std::string& reason) {
       auto& st = self->state;

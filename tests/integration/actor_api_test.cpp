@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(subscribers_receive_events_as_typed_messages) {
   recorder log;
   auto sub = sys.spawn([&]() -> phx::channel_subscriber_actor::behavior_type {
     return {
-      [&](phx::event_atom, phx::protocol::message& m, std::string&) {
+      [&](phx::event_atom, phx::protocol::message& m, std::string&, phx::flow_ticket&) {
         log.add("event " + m.event + " " + m.payload.to_string());
       },
       [&](phx::state_atom, std::string&, phx::channel_state s) {

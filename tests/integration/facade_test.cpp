@@ -132,6 +132,8 @@ BOOST_AUTO_TEST_CASE(broadcasts_reach_every_member_and_shout_others_skips_the_se
   b.connect();
   auto ca = t.joined(a, "room:shout");
   auto cb = t.joined(b, "room:shout");
+  // Both joined (the log lines of the two sockets read alike).
+  BOOST_REQUIRE(t.log.wait_count("room:shout join ok", 2));
   ca.on("shout", [&](const phx::payload& p) { t.log.add("a got " + str(p)); });
   cb.on("shout", [&](const phx::payload& p) { t.log.add("b got " + str(p)); });
   BOOST_REQUIRE_EQUAL(ca.push("shout", phx::object({{"n", 1}})).wait_for(10s)->status, "ok");

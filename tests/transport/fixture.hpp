@@ -152,7 +152,7 @@ struct transport_fixture {
         r.kind = report::opened;
         r.gen = gen;
       },
-      [&](tr::frame_atom, tr::generation gen, frame& f) {
+      [&](tr::frame_atom, tr::generation gen, frame& f, tr::flow_ticket&) {
         r.kind = report::data;
         r.gen = gen;
         r.f = std::move(f);

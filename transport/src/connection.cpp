@@ -137,6 +137,7 @@ public:
       log_(std::move(params.log)),
       open_timer_(io.ioc) {
     rt_.connections().fetch_add(1, std::memory_order_relaxed);
+    inbound_ = req_.inbound;
   }
 
   ~basic_connection() override {
@@ -324,6 +325,11 @@ private:
       [self](websocketpp::connection_hdl, message_ptr msg) {
         self->on_message(std::move(msg));
       });
+    if (inbound_)
+      inbound_->on_resume([weak = this->weak_from_this()] {
+        if (auto conn = weak.lock())
+          conn->resume_reading();
+      });
     if (req_.open_timeout_ms > 0) {
       open_timer_.expires_after(std::chrono::milliseconds(req_.open_timeout_ms));
       open_timer_.async_wait([self](const boost::system::error_code& err) {
@@ -407,8 +413,36 @@ private:
                   ? protocol::frame_type::binary
                   : protocol::frame_type::text;
     // The payload buffer moves into the frame: no copy on our side.
-    report(frame_atom::value, gen_,
-           protocol::frame{type, std::move(msg->get_raw_payload())});
+    auto& data = msg->get_raw_payload();
+    flow_ticket ticket;
+    bool pause = false;
+    if (inbound_) {
+      pause = inbound_->take(data.size());
+      ticket = flow_ticket{inbound_, data.size()};
+    }
+    report(frame_atom::value, gen_, protocol::frame{type, std::move(data)},
+           std::move(ticket));
+    // The listener is behind: stop reading until it caught up (TCP pushes back).
+    if (pause && con_ && !reads_paused_) {
+      log(protocol::log_level::debug, "listener is behind; pausing reads");
+      reads_paused_ = true;
+      // Inline, not pause_reading(): that one posts, so the read loop would
+      // already have started the next read when it takes effect.
+      con_->handle_pause_reading();
+    }
+  }
+
+  /// Resumes reading once the listener consumed enough (any thread).
+  void resume_reading() {
+    boost::asio::post(io_.ioc, [self = this->shared_from_this()] {
+      // Only a paused connection resumes: resuming starts a read, and two
+      // reads at once would corrupt the stream. We run on the io thread, so
+      // no read is pending here (the pause took effect inline).
+      if (self->phase_ == phase::open && self->con_ && self->reads_paused_) {
+        self->reads_paused_ = false;
+        self->con_->handle_resume_reading();
+      }
+    });
   }
 
   void on_fail() {
@@ -573,6 +607,10 @@ private:
   boost::asio::steady_timer open_timer_;
   std::vector<protocol::frame> pending_;
   std::shared_ptr<tls_verdict> verdict_;
+  /// Bounds the frames reported and not yet consumed (null: unbounded).
+  std::shared_ptr<credit> inbound_;
+  /// True while websocketpp's reading is paused by us (io thread only).
+  bool reads_paused_ = false;
   phase phase_ = phase::connecting;
   bool user_close_ = false;
 };

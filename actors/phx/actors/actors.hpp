@@ -78,6 +78,10 @@ struct socket_stats {
   uint64_t unrouted = 0;
   /// Heartbeats that timed out.
   uint64_t heartbeat_timeouts = 0;
+  /// Times reading paused because channels were behind (backpressure).
+  uint64_t inbound_pauses = 0;
+  /// Messages not delivered to a subscriber whose queue was full.
+  uint64_t subscriber_overflows = 0;
 };
 
 /// Counters of a channel, for tests, tools and monitoring.
@@ -157,7 +161,7 @@ typename Inspector::result_type inspect(Inspector& f, socket_stats& x) {
   return f(caf::meta::type_name("phx::socket_stats"), x.generation, x.opens,
            x.reconnects, x.channels, x.buffered_frames, x.buffered_bytes,
            x.buffer_overflows, x.frames_in, x.frames_out, x.decode_errors,
-           x.unrouted, x.heartbeat_timeouts);
+           x.unrouted, x.heartbeat_timeouts, x.inbound_pauses, x.subscriber_overflows);
 }
 
 template <class Inspector>
@@ -177,6 +181,7 @@ using caf::ping_atom;
 using caf::subscribe_atom;
 using caf::unsubscribe_atom;
 using transport::closed_atom;
+using transport::flow_ticket;
 using transport::failed_atom;
 using transport::frame_atom;
 using transport::opened_atom;
@@ -228,8 +233,10 @@ using duplicate_atom = caf::atom_constant<caf::atom("duplicate")>;
 using channel_subscriber_actor = caf::typed_actor<
   // An inbound event (broadcast, push, presence, phx_error, phx_close); the
   // second argument is the channel's current join_ref ("" if none), which
-  // presence tracking needs for broadcasts that carry none.
-  caf::reacts_to<event_atom, protocol::message, std::string>,
+  // presence tracking needs for broadcasts that carry none. The ticket holds
+  // one place of the subscriber's bounded queue until the message holding it
+  // is destroyed: events beyond the bound are dropped and counted.
+  caf::reacts_to<event_atom, protocol::message, std::string, flow_ticket>,
   // The channel changed state: topic and new state.
   caf::reacts_to<state_atom, std::string, channel_state>,
   // A join attempt ended (first join and each rejoin): topic and outcome.
@@ -268,8 +275,9 @@ using channel_actor = caf::typed_actor<
   // The current state and counters.
   caf::replies_to<state_atom>::with<channel_state>,
   caf::replies_to<stats_atom>::with<channel_stats>,
-  // INTERNAL: a decoded message for this topic, routed by the socket.
-  caf::reacts_to<message_atom, protocol::message>,
+  // INTERNAL: a decoded message for this topic, routed by the socket, with
+  // the ticket that holds the connection's inbound credit until consumed.
+  caf::reacts_to<message_atom, protocol::message, flow_ticket>,
   // INTERNAL: the socket opened.
   caf::reacts_to<opened_atom>,
   // INTERNAL: the socket lost its connection (reason: connection_closed,
@@ -293,8 +301,9 @@ using socket_subscriber_actor = caf::typed_actor<
   caf::reacts_to<closed_atom, uint16_t, std::string>,
   // A transport error: reason and HTTP status of a refused upgrade (0 if none).
   caf::reacts_to<error_atom, std::string, int>,
-  // Every decoded inbound message.
-  caf::reacts_to<message_atom, protocol::message>>;
+  // Every decoded inbound message, with the ticket of the subscriber's
+  // bounded queue (see channel_subscriber_actor).
+  caf::reacts_to<message_atom, protocol::message, flow_ticket>>;
 
 /// The SOCKET actor interface: one Phoenix socket multiplexing channels over
 /// one connection; its reconnect supervisor role spawns a TRANSPORT per
@@ -349,6 +358,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(phx, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(phx, (phx::channel_stats))
   CAF_ADD_TYPE_ID(phx, (phx::transport::connect_request))
   CAF_ADD_TYPE_ID(phx, (phx::transport::connect_failure))
+  CAF_ADD_TYPE_ID(phx, (phx::transport::flow_ticket))
   CAF_ADD_TYPE_ID(phx, (phx::channel_actor))
   CAF_ADD_TYPE_ID(phx, (phx::push_actor))
   CAF_ADD_TYPE_ID(phx, (phx::socket_actor))

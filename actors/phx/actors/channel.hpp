@@ -16,6 +16,7 @@
 
 #include "phx/actors/actors.hpp"
 #include "phx/actors/options.hpp"
+#include "phx/actors/subscriber.hpp"
 
 namespace phx {
 
@@ -78,7 +79,7 @@ struct channel_actor_state {
   std::deque<uint64_t> buffer;
   size_t buffered = 0;
 
-  std::vector<channel_subscriber_actor> subscribers;
+  std::vector<subscriber<channel_subscriber_actor>> subscribers;
   channel_stats stats;
   std::mt19937_64 rng{std::random_device{}()};
 };

@@ -65,8 +65,14 @@ struct socket_options {
   size_t max_send_buffer_bytes = 16 * 1024 * 1024;
   /// Bound of each channel's push buffer (pushes waiting for a join).
   size_t max_push_buffer = 10000;
-  /// Bound of events queued per channel subscriber (see channel docs).
+  /// Bound of events queued per subscriber actor; beyond it events are
+  /// dropped and counted (`subscriber_overflows`), never queued without bound.
   size_t max_subscriber_queue = 10000;
+  /// Bound of inbound frames (and bytes) decoded and not yet consumed by the
+  /// channels and callbacks; reading from the network pauses while it is
+  /// reached (backpressure: a slow consumer slows the sender, nothing is lost).
+  size_t max_inbound_frames = 4096;
+  size_t max_inbound_bytes = 64 * 1024 * 1024;
   /// Largest inbound frame accepted (a larger one closes with 1009).
   uint64_t max_frame_size = 16 * 1024 * 1024;
   /// TLS settings for wss.

@@ -16,6 +16,7 @@
 
 #include "phx/actors/actors.hpp"
 #include "phx/actors/options.hpp"
+#include "phx/actors/subscriber.hpp"
 
 namespace phx {
 
@@ -75,7 +76,9 @@ struct socket_state {
   // -- routing and subscribers -------------------------------------------------------
 
   std::unordered_map<std::string, std::vector<channel_actor>> routes;
-  std::vector<socket_subscriber_actor> subscribers;
+  std::vector<subscriber<socket_subscriber_actor>> subscribers;
+  /// Inbound credit of the current connection (backpressure towards the server).
+  std::shared_ptr<transport::credit> inbound;
 
   socket_stats stats;
   std::mt19937_64 rng{std::random_device{}()};

@@ -441,7 +441,9 @@ BOOST_AUTO_TEST_CASE(subscribers_get_events_states_and_join_outcomes_as_typed_me
   std::vector<std::string> seen;
   auto sub = spawn([&]() -> phx::channel_subscriber_actor::behavior_type {
     return {
-      [&](phx::event_atom, message& m, std::string&) { seen.push_back("event " + m.event); },
+      [&](phx::event_atom, message& m, std::string&, phx::flow_ticket&) {
+        seen.push_back("event " + m.event);
+      },
       [&](phx::state_atom, std::string&, phx::channel_state s) {
         seen.push_back("state " + phx::to_string(s));
       },

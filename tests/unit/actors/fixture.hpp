@@ -205,8 +205,21 @@ struct fixture {
     receive_frame(std::move(*f));
   }
 
+  /// Hands a frame to the socket the way the real transport does: with a
+  /// ticket of the connection's inbound credit.
+  void send_frame(phx::protocol::frame f) {
+    auto& credit = current()->req.inbound;
+    phx::flow_ticket ticket;
+    if (credit) {
+      credit->take(f.data.size());
+      ticket = phx::flow_ticket{credit, f.data.size()};
+    }
+    caf::anon_send(socket, phx::frame_atom::value, current()->gen, std::move(f),
+                   std::move(ticket));
+  }
+
   void receive_frame(phx::protocol::frame f) {
-    caf::anon_send(socket, phx::frame_atom::value, current()->gen, std::move(f));
+    send_frame(std::move(f));
     run();
   }
 

@@ -14,6 +14,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "phx/protocol/log.hpp"
+#include "phx/transport/flow.hpp"
 #include "phx/protocol/serializer.hpp"
 
 namespace phx::transport {
@@ -59,6 +60,11 @@ struct connect_request {
   /// Time allowed for a close handshake before the link is dropped, in ms;
   /// 0: send the close frame and drop the link without waiting.
   uint32_t close_timeout_ms = 5000;
+  /// Bound on inbound frames handed to the listener and not yet consumed:
+  /// each frame comes with a ticket of this credit, and reading from the
+  /// network pauses while the bound is reached (backpressure, no loss). Null:
+  /// unbounded. Local only (not serialized).
+  std::shared_ptr<credit> inbound;
 };
 
 /// Why a connection attempt failed before it opened.
@@ -119,8 +125,9 @@ using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using listener_actor = caf::typed_actor<
   // The connection opened.
   caf::reacts_to<opened_atom, generation>,
-  // One inbound data frame (text or binary), moved, never copied.
-  caf::reacts_to<frame_atom, generation, protocol::frame>,
+  // One inbound data frame (text or binary), moved, never copied, with its
+  // ticket of the request's `inbound` credit (keep it until consumed).
+  caf::reacts_to<frame_atom, generation, protocol::frame, flow_ticket>,
   // The connection closed: close code and reason. The server's code (or its
   // echo of ours) when a close frame came; the code WE closed with for a
   // protocol error (1009 oversized frame, 1002, 1007); else 1006 ("aborted"

@@ -1,0 +1,149 @@
+// A million events to a slow consumer, against a real phx-server: memory
+// stays bounded. A slow callback slows the server down (reads pause: TCP
+// backpressure, nothing lost); a slow subscriber actor loses events beyond
+// its bounded queue, counted.
+#define BOOST_TEST_MODULE phx_flow_integration
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <functional>
+
+#include <caf/all.hpp>
+
+#include "phx/phx.hpp"
+#include "phx_test/recorder.hpp"
+#include "phx_test/server_process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int floods = 10;
+constexpr int per_flood = 100000; // phx-server's bound per flood push
+constexpr int total = floods * per_flood;
+
+// Resident set size of this process in KiB.
+long rss_kib() {
+  std::ifstream in{"/proc/self/status"};
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      long kib = 0;
+      in >> kib;
+      return kib;
+    }
+    in.ignore(1024, '\n');
+  }
+  return 0;
+}
+
+// Some real work per event, so that the consumer is slower than the wire.
+uint64_t chew(const phx::payload& p) {
+  uint64_t h = 1469598103934665603ull;
+  auto text = p.to_string();
+  for (int round = 0; round < 20; ++round)
+    for (char c : text)
+      h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_slow_callback_pauses_reads_and_loses_nothing) {
+  phx_test::server_process server;
+  phx::socket::options opts;
+  opts.log_level = phx::log_level::error;
+  opts.timeout = 60000;
+  phx::socket sock{server.url(), opts};
+  sock.connect();
+  auto ch = sock.channel("room:flow");
+  BOOST_REQUIRE_EQUAL(ch.join().wait_for(10s)->status, "ok");
+  auto rss_before = rss_kib();
+  std::atomic<long> rss_peak{rss_before};
+  std::atomic<int> got{0};
+  std::atomic<bool> in_order{true};
+  std::atomic<uint64_t> sink{0};
+  phx_test::recorder done;
+  ch.on("flood", [&](const phx::payload& p) {
+    sink += chew(p);
+    int n = ++got;
+    // Each flood counts 1..per_flood: check the order within it.
+    if (p.json()["i"].GetInt() != (n - 1) % per_flood + 1)
+      in_order = false;
+    if (n % 20000 == 0) {
+      auto now = rss_kib();
+      if (now > rss_peak)
+        rss_peak = now;
+    }
+    if (n == total)
+      done.add("all");
+  });
+  for (int i = 0; i < floods; ++i) {
+    auto out = ch.push("flood", phx::object({{"n", per_flood}})).wait_for(120s);
+    BOOST_REQUIRE(out);
+    BOOST_REQUIRE_EQUAL(out->status, "ok");
+  }
+  BOOST_REQUIRE_MESSAGE(done.wait_for("all", 120s), "got " << got.load() << " of " << total);
+  BOOST_CHECK(in_order);
+  auto stats = sock.stats();
+  BOOST_TEST_MESSAGE("rss before " << rss_before << " KiB, peak " << rss_peak.load()
+                                   << " KiB, inbound pauses " << stats.inbound_pauses);
+  BOOST_CHECK_GT(stats.inbound_pauses, 0u);
+  // Without backpressure a million queued events would take hundreds of MiB.
+  BOOST_CHECK_LT(rss_peak.load() - rss_before, 64 * 1024);
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_subscriber_actor_loses_what_its_queue_cannot_hold) {
+  phx_test::server_process server;
+  caf::actor_system_config cfg;
+  phx::add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  phx::socket::options opts;
+  opts.log_level = phx::log_level::error;
+  opts.timeout = 60000;
+  phx::socket sock{sys, server.url(), opts};
+  sock.connect();
+  auto ch = sock.channel("room:flow");
+  BOOST_REQUIRE_EQUAL(ch.join().wait_for(10s)->status, "ok");
+  auto rss_before = rss_kib();
+  std::atomic<int> got{0};
+  std::atomic<uint64_t> sink{0};
+  auto sub = sys.spawn([&]() -> phx::channel_subscriber_actor::behavior_type {
+    return {
+      [&](phx::event_atom, phx::protocol::message& m, std::string&, phx::flow_ticket&) {
+        if (m.event == "flood") {
+          sink += chew(m.payload) + chew(m.payload); // slower than the channel
+          ++got;
+        }
+      },
+      [](phx::state_atom, std::string&, phx::channel_state) {},
+      [](phx::join_atom, std::string&, phx::reply&) {},
+    };
+  });
+  caf::anon_send(ch.actor(), phx::subscribe_atom::value, sub);
+  long rss_peak = rss_before;
+  for (int i = 0; i < floods; ++i) {
+    auto out = ch.push("flood", phx::object({{"n", per_flood}})).wait_for(120s);
+    BOOST_REQUIRE(out);
+    BOOST_REQUIRE_EQUAL(out->status, "ok");
+    rss_peak = std::max(rss_peak, rss_kib());
+  }
+  // Every event was either delivered or dropped and counted.
+  phx::channel_stats stats;
+  phx_test::recorder settled;
+  for (int attempt = 0; attempt < 600; ++attempt) {
+    caf::scoped_actor self{sys};
+    self->request(ch.actor(), 5s, phx::stats_atom::value)
+      .receive([&](phx::channel_stats s) { stats = s; }, [](caf::error&) {});
+    if (got.load() + static_cast<long>(stats.subscriber_overflows) >= total)
+      break;
+    settled.wait([](auto&) { return false; }, 100ms); // bounded wait between polls
+  }
+  BOOST_TEST_MESSAGE("delivered " << got.load() << ", dropped " << stats.subscriber_overflows
+                                  << ", rss growth " << rss_peak - rss_before << " KiB");
+  BOOST_CHECK_EQUAL(got.load() + static_cast<long>(stats.subscriber_overflows), total);
+  BOOST_CHECK_GT(stats.subscriber_overflows, 0u);
+  BOOST_CHECK_LT(rss_peak - rss_before, 64 * 1024);
+  caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+}
