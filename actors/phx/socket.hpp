@@ -89,6 +89,12 @@ public:
     size_t max_push_buffer = 10000;
     /// Largest inbound frame accepted.
     uint64_t max_frame_size = 16 * 1024 * 1024;
+    /// Inbound frames (and bytes) decoded but not yet consumed by channels and
+    /// callbacks; reading pauses while reached (backpressure, nothing lost).
+    size_t max_inbound_frames = 4096;
+    size_t max_inbound_bytes = 64 * 1024 * 1024;
+    /// Events queued per subscriber actor; beyond it they are dropped and counted.
+    size_t max_subscriber_queue = 10000;
     /// Wire protocol version: "2.0.0" or "1.0.0".
     std::string vsn = VSN;
     /// Time allowed to open a connection, and for a close handshake, in ms.

@@ -56,8 +56,8 @@ void set_state(self_ptr self, channel_state next) {
     return;
   st.state = next;
   st.stats.state = next;
-  if (st.hooks && st.hooks->on_state)
-    st.hooks->gate->run([&] { st.hooks->on_state(next); });
+  if (st.hooks)
+    st.hooks->fire_state(next);
   for (auto& sub : st.subscribers)
     self->send(sub.hdl, state_atom::value, st.topic, next);
 }
@@ -99,12 +99,16 @@ void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
   st.stats.buffered = st.buffered;
   self->send(i->second.actor, outcome_atom::value, std::forward<Outcome>(outcome));
   st.pushes.erase(i);
+  // Deadlines of finished pushes leave the front at once (replies come in
+  // order), so the queue stays about as long as the pushes in flight.
+  while (!st.deadlines.empty() && st.pushes.count(st.deadlines.front().second) == 0)
+    st.deadlines.pop_front();
 }
 
 void notify_join(self_ptr self, const reply& r, const caf::error& err) {
   auto& st = self->state;
-  if (st.hooks && st.hooks->on_join)
-    st.hooks->gate->run([&] { st.hooks->on_join(r); });
+  if (st.hooks)
+    st.hooks->fire_join(r);
   for (auto& sub : st.subscribers)
     self->send(sub.hdl, join_atom::value, st.topic, r);
   auto waiters = std::move(st.join_waiters);
@@ -119,8 +123,52 @@ void notify_join(self_ptr self, const reply& r, const caf::error& err) {
 
 // -- sending ---------------------------------------------------------------------------
 
+// Arms the one push timer for the earliest deadline, if it is earlier than
+// the armed one: a channel has at most one timer per distinct deadline
+// front, not one per push.
+void arm_timer(self_ptr self) {
+  auto& st = self->state;
+  std::optional<caf::actor_clock::time_point> next;
+  if (!st.deadlines.empty())
+    next = st.deadlines.front().first;
+  if (!st.late_deadlines.empty() && (!next || st.late_deadlines.begin()->first < *next))
+    next = st.late_deadlines.begin()->first;
+  if (!next || (st.timer_armed && st.timer_at <= *next))
+    return;
+  st.timer_armed = true;
+  st.timer_at = *next;
+  auto delay = *next - self->clock().now();
+  self->delayed_send(self, std::chrono::duration_cast<caf::timespan>(delay),
+                     push_timeout_atom::value, ++st.timer_epoch);
+}
+
 void arm_push(self_ptr self, uint64_t id, caf::timespan timeout) {
-  self->delayed_send(self, timeout, push_timeout_atom::value, id);
+  auto& st = self->state;
+  auto at = self->clock().now() + timeout;
+  if (st.deadlines.empty() || st.deadlines.back().first <= at)
+    st.deadlines.emplace_back(at, id);
+  else
+    st.late_deadlines.emplace(at, id);
+  arm_timer(self);
+}
+
+// The push timer fired: every push past its deadline times out.
+void expire_pushes(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  st.timer_armed = false;
+  std::vector<uint64_t> expired;
+  while (!st.deadlines.empty() && st.deadlines.front().first <= now) {
+    expired.push_back(st.deadlines.front().second);
+    st.deadlines.pop_front();
+  }
+  while (!st.late_deadlines.empty() && st.late_deadlines.begin()->first <= now) {
+    expired.push_back(st.late_deadlines.begin()->second);
+    st.late_deadlines.erase(st.late_deadlines.begin());
+  }
+  for (auto id : expired)
+    end_push(self, id, caf::make_error(ec::push_timeout, "no reply in time"));
+  arm_timer(self);
 }
 
 void send_push(self_ptr self, uint64_t id) {
@@ -202,7 +250,9 @@ void close_channel(self_ptr self, const std::string& why) {
   for (auto& [id, p] : st.pushes)
     ids.push_back(id);
   for (auto id : ids)
-    end_push(self, id, caf::make_error(ec::channel_closed, "the channel closed"));
+    end_push(self, id, caf::make_error(ec::push_timeout, "the channel closed before a reply"));
+  st.deadlines.clear();
+  st.late_deadlines.clear();
   st.buffer.clear();
   st.buffered = 0;
   if (!st.join_waiters.empty())
@@ -385,8 +435,7 @@ caf::result<reply> push(self_ptr self, std::string& event, protocol::payload& pa
                         caf::timespan timeout) {
   if (auto err = refusal(self, event))
     return err;
-  channel_actor me = self;
-  auto p = self->spawn(push_impl, me, std::shared_ptr<push_hooks>{});
+  auto p = self->spawn<caf::lazy_init>(push_impl, std::shared_ptr<push_hooks>{});
   accept_push(self, p, std::move(event), std::move(payload), timeout);
   return self->delegate(p, get_atom::value);
 }
@@ -402,6 +451,12 @@ caf::result<channel_state> leave(self_ptr self, caf::timespan timeout) {
 }
 
 } // namespace
+
+channel_actor_state::~channel_actor_state() {
+  for (auto& [id, p] : pushes)
+    caf::anon_send(p.actor, outcome_atom::value,
+                   caf::make_error(ec::push_timeout, "the channel went away before a reply"));
+}
 
 channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
                                           std::shared_ptr<socket_context> ctx,
@@ -444,8 +499,7 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
         hooks->resolve({status_of(err), protocol::payload{}, err});
         return;
       }
-      channel_actor me = self;
-      auto p = self->spawn(push_impl, me, hooks);
+      auto p = self->spawn<caf::lazy_init>(push_impl, hooks);
       accept_push(self, p, std::move(event), std::move(payload), timeout);
     },
     [self](leave_atom) { return leave(self, self->state.ctx->options.timeout); },
@@ -559,8 +613,9 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
         return;
       close_channel(self, "leave timeout");
     },
-    [self](push_timeout_atom, uint64_t id) {
-      end_push(self, id, caf::make_error(ec::push_timeout, "no reply in time"));
+    [self](push_timeout_atom, uint64_t epoch) {
+      if (epoch == self->state.timer_epoch)
+        expire_pushes(self);
     },
   };
 }

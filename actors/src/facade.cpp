@@ -157,7 +157,7 @@ phx::push channel::join(std::optional<std::chrono::milliseconds> timeout) {
                                                "only be called a single time per channel "
                                                "instance"));
   if (c.socket.expired())
-    return failed_push(c.gate, caf::make_error(ec::disconnected, "the socket is gone"));
+    return failed_push(c.gate, caf::make_error(ec::not_connected, "the socket is gone"));
   auto t = timeout ? to_span(*timeout) : c.timeout;
   caf::anon_send(c.actor, join_atom::value, t);
   return phx::push{c.join_push};
@@ -188,7 +188,7 @@ phx::push channel::push(const std::string& event, payload body,
                         std::optional<std::chrono::milliseconds> timeout) {
   auto& c = *core_;
   if (c.socket.expired())
-    return failed_push(c.gate, caf::make_error(ec::disconnected, "the socket is gone"));
+    return failed_push(c.gate, caf::make_error(ec::not_connected, "the socket is gone"));
   auto h = std::make_shared<push_hooks>(c.gate);
   auto t = timeout ? to_span(*timeout) : c.timeout;
   caf::anon_send(c.actor, push_atom::value, event, std::move(body), t, h);
@@ -198,7 +198,7 @@ phx::push channel::push(const std::string& event, payload body,
 phx::push channel::leave(std::optional<std::chrono::milliseconds> timeout) {
   auto& c = *core_;
   if (c.socket.expired())
-    return failed_push(c.gate, caf::make_error(ec::disconnected, "the socket is gone"));
+    return failed_push(c.gate, caf::make_error(ec::not_connected, "the socket is gone"));
   auto h = std::make_shared<push_hooks>(c.gate);
   auto t = timeout ? to_span(*timeout) : c.timeout;
   caf::anon_send(c.actor, leave_atom::value, t, h);
@@ -337,6 +337,9 @@ void socket::init(caf::actor_system* sys, protocol::endpoint ep, options opts) {
   so.max_send_buffer_bytes = opts.max_send_buffer_bytes;
   so.max_push_buffer = opts.max_push_buffer;
   so.max_frame_size = opts.max_frame_size;
+  so.max_inbound_frames = opts.max_inbound_frames;
+  so.max_inbound_bytes = opts.max_inbound_bytes;
+  so.max_subscriber_queue = opts.max_subscriber_queue;
   so.open_timeout = std::chrono::milliseconds{opts.open_timeout_ms};
   so.close_timeout = std::chrono::milliseconds{opts.close_timeout_ms};
   so.logger = phx::logger{opts.log_level, std::move(opts.logger)};
@@ -403,7 +406,7 @@ phx::channel socket::channel(const std::string& topic, std::function<payload()> 
   cc->timeout = sc.ctx->options.timeout;
   cc->hooks = std::make_shared<channel_hooks>(sc.hooks->gate);
   cc->mirror = std::make_shared<detail::channel_mirror>();
-  cc->hooks->on_state = [mirror = cc->mirror](channel_state s) {
+  cc->hooks->set_on_state([mirror = cc->mirror](channel_state s) {
     mirror->state.store(s);
     std::vector<std::function<void(channel_state)>> snapshot;
     {
@@ -412,11 +415,11 @@ phx::channel socket::channel(const std::string& topic, std::function<payload()> 
     }
     for (auto& f : snapshot)
       f(s);
-  };
+  });
   cc->join_push = std::make_shared<push_hooks>(sc.hooks->gate, true);
-  cc->hooks->on_join = [jp = cc->join_push](const reply& r) {
+  cc->hooks->set_on_join([jp = cc->join_push](const reply& r) {
     jp->resolve({r.status, r.response, caf::error{}});
-  };
+  });
   channel_options opts;
   opts.topic = topic;
   opts.params = std::move(params);

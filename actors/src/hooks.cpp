@@ -33,8 +33,39 @@ void channel_hooks::clear() {
   std::lock_guard<std::mutex> guard{mutex_};
   bindings_.clear();
   transform_ = nullptr;
-  on_state = nullptr;
-  on_join = nullptr;
+  on_state_ = nullptr;
+  on_join_ = nullptr;
+}
+
+void channel_hooks::set_on_state(std::function<void(channel_state)> f) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  on_state_ = std::move(f);
+}
+
+void channel_hooks::set_on_join(std::function<void(const reply&)> f) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  on_join_ = std::move(f);
+}
+
+void channel_hooks::fire_state(channel_state s) {
+  std::function<void(channel_state)> f;
+  {
+    // A copy: clear() may run on another thread at any time.
+    std::lock_guard<std::mutex> guard{mutex_};
+    f = on_state_;
+  }
+  if (f)
+    gate->run([&] { f(s); });
+}
+
+void channel_hooks::fire_join(const reply& r) {
+  std::function<void(const reply&)> f;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    f = on_join_;
+  }
+  if (f)
+    gate->run([&] { f(r); });
 }
 
 void channel_hooks::set_transform(transform f) {
@@ -141,8 +172,7 @@ std::optional<push_outcome> push_hooks::outcome() const {
 }
 
 std::string status_of(const caf::error& err) {
-  if (err == ec::push_timeout || err == ec::join_timeout
-      || err == ec::channel_closed || err == ec::disconnected
+  if (err == ec::push_timeout || err == ec::join_timeout || err == ec::disconnected
       || err == caf::sec::request_receiver_down
       || err == caf::sec::request_timeout)
     return "timeout";

@@ -5,16 +5,24 @@
 namespace phx {
 
 /// The tracker and the channel bindings feeding it. The tracker is used from
-/// the channel's callbacks and from user threads; a recursive mutex guards it
-/// (a presence callback may call `list`).
+/// the channel's callbacks and from user threads: a mutex guards it, and user
+/// callbacks run after it is released (a callback may call `list`, and a
+/// thread holding its own lock may call `list` meanwhile).
 struct presence::impl {
-  std::recursive_mutex mutex;
+  std::mutex mutex;
   protocol::presence_tracker tracker;
   phx::channel channel;
   std::string state_event;
   std::string diff_event;
   uint64_t state_ref = 0;
   uint64_t diff_ref = 0;
+  using join_fn = std::function<void(const std::string&, const presence_entry*,
+                                     const presence_entry&)>;
+  using leave_fn = std::function<void(const std::string&, const presence_entry&,
+                                      const presence_entry&)>;
+  join_fn on_join;
+  leave_fn on_leave;
+  std::function<void()> on_sync;
 
   explicit impl(phx::channel ch) : channel(std::move(ch)) {}
 
@@ -22,12 +30,44 @@ struct presence::impl {
     std::optional<std::string> jr;
     if (!join_ref.empty())
       jr = join_ref;
-    std::lock_guard<std::recursive_mutex> guard{mutex};
-    // A malformed payload leaves the state as it was; the tracker says why.
-    if (is_state)
-      tracker.handle_state(msg.payload.json_shared(), jr);
-    else
-      tracker.handle_diff(msg.payload.json_shared(), jr);
+    // What happened, replayed to the user's callbacks once the lock is released.
+    std::vector<std::function<void()>> calls;
+    {
+      std::lock_guard<std::mutex> guard{mutex};
+      auto join = on_join;
+      auto leave = on_leave;
+      auto sync = on_sync;
+      tracker.on_join = [&](const std::string& key, const presence_entry* current,
+                            const presence_entry& joined) {
+        if (!join)
+          return;
+        std::optional<presence_entry> before;
+        if (current)
+          before = *current;
+        calls.emplace_back([join, key, before, joined] {
+          join(key, before ? &*before : nullptr, joined);
+        });
+      };
+      tracker.on_leave = [&](const std::string& key, const presence_entry& current,
+                             const presence_entry& left) {
+        if (leave)
+          calls.emplace_back([leave, key, current, left] { leave(key, current, left); });
+      };
+      tracker.on_sync = [&] {
+        if (sync)
+          calls.emplace_back(sync);
+      };
+      // A malformed payload leaves the state as it was; the tracker says why.
+      if (is_state)
+        tracker.handle_state(msg.payload.json_shared(), jr);
+      else
+        tracker.handle_diff(msg.payload.json_shared(), jr);
+      tracker.on_join = nullptr;
+      tracker.on_leave = nullptr;
+      tracker.on_sync = nullptr;
+    }
+    for (auto& call : calls)
+      call();
   }
 };
 
@@ -56,19 +96,19 @@ presence::~presence() {
 
 void presence::on_join(std::function<void(const std::string&, const presence_entry*,
                                           const presence_entry&)> callback) {
-  std::lock_guard<std::recursive_mutex> guard{impl_->mutex};
-  impl_->tracker.on_join = std::move(callback);
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  impl_->on_join = std::move(callback);
 }
 
 void presence::on_leave(std::function<void(const std::string&, const presence_entry&,
                                            const presence_entry&)> callback) {
-  std::lock_guard<std::recursive_mutex> guard{impl_->mutex};
-  impl_->tracker.on_leave = std::move(callback);
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  impl_->on_leave = std::move(callback);
 }
 
 void presence::on_sync(std::function<void()> callback) {
-  std::lock_guard<std::recursive_mutex> guard{impl_->mutex};
-  impl_->tracker.on_sync = std::move(callback);
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  impl_->on_sync = std::move(callback);
 }
 
 std::vector<std::pair<std::string, presence_entry>> presence::list() const {
@@ -82,12 +122,12 @@ payload presence::to_payload() const {
 }
 
 size_t presence::pending_diffs() const {
-  std::lock_guard<std::recursive_mutex> guard{impl_->mutex};
+  std::lock_guard<std::mutex> guard{impl_->mutex};
   return impl_->tracker.pending_diffs();
 }
 
 protocol::presence_state presence::snapshot() const {
-  std::lock_guard<std::recursive_mutex> guard{impl_->mutex};
+  std::lock_guard<std::mutex> guard{impl_->mutex};
   return impl_->tracker.state();
 }
 

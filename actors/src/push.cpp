@@ -48,14 +48,9 @@ void finish(self_ptr self, T&& outcome) {
 
 } // namespace
 
-push_actor::behavior_type push_impl(self_ptr self, channel_actor channel,
-                                    std::shared_ptr<push_hooks> hooks) {
+push_actor::behavior_type push_impl(self_ptr self, std::shared_ptr<push_hooks> hooks) {
   self->state.hooks = std::move(hooks);
   self->state.keep_alive = caf::actor_cast<caf::strong_actor_ptr>(self);
-  self->monitor(channel);
-  self->set_down_handler([self](const caf::down_msg&) {
-    finish(self, caf::make_error(ec::channel_closed, "the channel went away"));
-  });
   return {
     [self](get_atom) -> caf::result<reply> {
       auto& st = self->state;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -78,10 +80,26 @@ struct channel_actor_state {
   /// Ids of pushes waiting for a join, in order (ids of finished pushes are skipped).
   std::deque<uint64_t> buffer;
   size_t buffered = 0;
+  /// Push deadlines in order (finished ones leave lazily), plus those that
+  /// arrived out of order (a shorter timeout than earlier pushes).
+  std::deque<std::pair<caf::actor_clock::time_point, uint64_t>> deadlines;
+  std::multimap<caf::actor_clock::time_point, uint64_t> late_deadlines;
+  /// The one push timer: armed for `timer_at`, tagged with `timer_epoch`.
+  bool timer_armed = false;
+  caf::actor_clock::time_point timer_at;
+  uint64_t timer_epoch = 0;
 
   std::vector<subscriber<channel_subscriber_actor>> subscribers;
   channel_stats stats;
   std::mt19937_64 rng{std::random_device{}()};
+
+  channel_actor_state() = default;
+  channel_actor_state(const channel_actor_state&) = delete;
+  channel_actor_state& operator=(const channel_actor_state&) = delete;
+
+  /// However the channel ends (closed, killed, crashed), every pending push
+  /// gets its one outcome: a timeout, as no reply can reach it anymore.
+  ~channel_actor_state();
 };
 
 /// The CHANNEL behavior (for `spawn` and deterministic tests).

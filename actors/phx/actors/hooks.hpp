@@ -152,13 +152,21 @@ struct channel_hooks {
   /// Applies the transform hook (through the gate), if any.
   protocol::payload apply_transform(const protocol::message& msg);
 
-  /// State changes and join outcomes (each join attempt), run through the gate.
-  std::function<void(channel_state)> on_state;
-  std::function<void(const reply&)> on_join;
+  /// Sets the callbacks of state changes and of join outcomes (each attempt).
+  void set_on_state(std::function<void(channel_state)> f);
+  void set_on_join(std::function<void(const reply&)> f);
+
+  /// Runs the state callback (through the gate), if any.
+  void fire_state(channel_state s);
+
+  /// Runs the join callback (through the gate), if any.
+  void fire_join(const reply& r);
 
 private:
   mutable std::mutex mutex_;
   transform transform_;
+  std::function<void(channel_state)> on_state_;
+  std::function<void(const reply&)> on_join_;
   uint64_t next_binding_ = 0;
   std::vector<std::tuple<std::string, uint64_t, std::shared_ptr<binding>>> bindings_;
 };

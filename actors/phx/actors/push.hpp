@@ -13,8 +13,9 @@
 namespace phx {
 
 /// The state of a PUSH actor: one pending push. It delivers exactly one
-/// outcome (to its requester or its callbacks) and quits; if its channel
-/// goes away first, the outcome is a timeout.
+/// outcome (to its requester or its callbacks) and quits. Its channel sends
+/// the outcome, whatever happens to the channel (see ~channel_actor_state);
+/// a push is spawned lazily: it costs nothing until that outcome arrives.
 struct push_actor_state {
   static inline const char* name = "phx.push";
 
@@ -27,9 +28,9 @@ struct push_actor_state {
   std::optional<std::variant<reply, caf::error>> outcome;
 };
 
-/// The PUSH behavior. `channel` is monitored, never stored.
+/// The PUSH behavior.
 push_actor::behavior_type
-push_impl(push_actor::stateful_pointer<push_actor_state> self, channel_actor channel,
+push_impl(push_actor::stateful_pointer<push_actor_state> self,
           std::shared_ptr<push_hooks> hooks);
 
 } // namespace phx

@@ -484,7 +484,7 @@ BOOST_AUTO_TEST_CASE(a_push_whose_channel_dies_times_out_at_once) {
   run();
   BOOST_REQUIRE(h->outcome());
   BOOST_CHECK_EQUAL(h->outcome()->status, "timeout");
-  BOOST_CHECK(h->outcome()->error == phx::ec::channel_closed);
+  BOOST_CHECK(h->outcome()->error == phx::ec::push_timeout);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -287,8 +287,8 @@ struct fixture {
                                 std::function<payload()> params = {}) {
     auto c = std::make_shared<chan>();
     c->hooks = std::make_shared<phx::channel_hooks>(hooks->gate);
-    c->hooks->on_state = [c](phx::channel_state s) { c->states.push_back(s); };
-    c->hooks->on_join = [c](const phx::reply& r) { c->joins.push_back(r.status); };
+    c->hooks->set_on_state([c](phx::channel_state s) { c->states.push_back(s); });
+    c->hooks->set_on_join([c](const phx::reply& r) { c->joins.push_back(r.status); });
     for (auto ev : {"phx_error", "phx_close", "shout", "evt", "presence_state",
                     "presence_diff", "bin"})
       c->hooks->on(ev, [c](const message& m, const std::string&) { c->events.push_back(m); });
