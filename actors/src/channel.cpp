@@ -533,9 +533,10 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       return stats;
     },
     // -- from the socket ----------------------------------------------------------------
-    // The ticket lives until this handler returns: until the message is consumed.
-    [self](message_atom, protocol::message& msg, flow_ticket&) {
-      on_message(self, std::move(msg));
+    // The ticket lives until this handler returns: until the messages are consumed.
+    [self](message_atom, std::vector<protocol::message>& msgs, flow_ticket&) {
+      for (auto& msg : msgs)
+        on_message(self, std::move(msg));
     },
     [self](opened_atom) {
       reset_rejoin(self);

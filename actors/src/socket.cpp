@@ -45,9 +45,35 @@ std::vector<channel_actor> all_channels(self_ptr self) {
   return out;
 }
 
+// Sends what is queued for the transport, in one message.
+void flush_out(self_ptr self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  if (st.out.empty())
+    return;
+  if (!st.transport) {
+    // The connection went away before the flush: the frames' pushes time out.
+    st.out.clear();
+    return;
+  }
+  if (st.out.size() == 1)
+    self->send(st.transport, frame_atom::value, std::move(st.out.front()));
+  else
+    self->send(st.transport, frame_atom::value, std::move(st.out));
+  st.out.clear();
+}
+
+// Queues a frame for the transport. The first frame of a batch sends the
+// socket a flush message, which arrives behind what is already queued: all
+// frames sent meanwhile go to the transport (and the io thread) together.
 void send_now(self_ptr self, protocol::frame&& f) {
-  ++self->state.stats.frames_out;
-  self->send(self->state.transport, frame_atom::value, std::move(f));
+  auto& st = self->state;
+  ++st.stats.frames_out;
+  st.out.push_back(std::move(f));
+  if (!st.flush_pending) {
+    st.flush_pending = true;
+    self->send(self, caf::flush_atom::value);
+  }
 }
 
 // -- heartbeat ---------------------------------------------------------------------
@@ -104,6 +130,9 @@ void start_connect(self_ptr self) {
   st.inbound = std::make_shared<transport::credit>(st.ctx->options.max_inbound_frames,
                                                    st.ctx->options.max_inbound_bytes);
   req.inbound = st.inbound;
+  // The built-in serializers already refuse invalid UTF-8; a custom encoder may not.
+  req.validate_outbound_utf8
+    = dynamic_cast<const protocol::custom_serializer*>(st.ctx->serializer.get()) != nullptr;
   log_of(self).info(component, "connecting to " + protocol::redact_url(req.url));
   auto& factory = st.ctx->options.transport_factory;
   transport::listener_actor listener = self;
@@ -132,6 +161,7 @@ void connection_lost(self_ptr self, const std::string& channel_reason) {
   if (st.transport)
     self->unlink_from(st.transport);
   st.transport = nullptr;
+  st.out.clear();
   set_conn(self, connection_state::closed);
   stop_heartbeat(self);
   fail_pings(self);
@@ -192,7 +222,26 @@ void finish_teardown(self_ptr self, transport::generation g, uint16_t code,
     rp.deliver(st.transport ? st.conn : connection_state::closed);
 }
 
-void on_message(self_ptr self, protocol::message&& msg, flow_ticket&& ticket) {
+// Messages of one inbound batch per channel: one CAF message per channel
+// and batch instead of one per frame.
+struct routed_batch {
+  channel_actor channel;
+  std::vector<protocol::message> messages;
+};
+
+void route_to(std::vector<routed_batch>& out, const channel_actor& ch,
+              protocol::message&& msg) {
+  for (auto& r : out) {
+    if (r.channel == ch) {
+      r.messages.push_back(std::move(msg));
+      return;
+    }
+  }
+  out.push_back(routed_batch{ch, {}});
+  out.back().messages.push_back(std::move(msg));
+}
+
+void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch>& out) {
   auto& st = self->state;
   if (msg.topic == protocol::phoenix_topic && msg.ref) {
     if (st.pending_heartbeat == msg.ref) {
@@ -207,7 +256,14 @@ void on_message(self_ptr self, protocol::message&& msg, flow_ticket&& ticket) {
   }
   auto hooks = st.ctx->options.hooks;
   bool tell_hooks = hooks && hooks->on_message.size() > 0;
-  bool tell_subscribers = !st.subscribers.empty();
+  if (tell_hooks)
+    hooks->on_message.fire(*hooks->gate, msg);
+  if (!st.subscribers.empty()) {
+    auto bytes = msg.payload.is_binary() ? msg.payload.binary().size() : 0;
+    for (auto& sub : st.subscribers)
+      if (!sub.deliver(self, bytes, log_of(self), component, message_atom::value, msg))
+        ++st.stats.subscriber_overflows;
+  }
   auto route = st.routes.find(msg.topic);
   if (route == st.routes.end() || route->second.empty()) {
     if (msg.topic != protocol::phoenix_topic) {
@@ -215,21 +271,13 @@ void on_message(self_ptr self, protocol::message&& msg, flow_ticket&& ticket) {
       if (log_of(self).enabled(log_level::debug))
         log_of(self).debug(component, "no channel for " + protocol::describe(msg));
     }
-  } else if (!tell_hooks && !tell_subscribers && route->second.size() == 1) {
-    // The common case: one channel, nobody else watching; move, no copy.
-    self->send(route->second.front(), message_atom::value, std::move(msg),
-               std::move(ticket));
     return;
-  } else {
-    for (auto& ch : route->second)
-      self->send(ch, message_atom::value, msg, ticket);
   }
-  if (tell_hooks)
-    hooks->on_message.fire(*hooks->gate, msg);
-  auto bytes = msg.payload.is_binary() ? msg.payload.binary().size() : 0;
-  for (auto& sub : st.subscribers)
-    if (!sub.deliver(self, bytes, log_of(self), component, message_atom::value, msg))
-      ++st.stats.subscriber_overflows;
+  auto& channels = route->second;
+  for (size_t i = 0; i + 1 < channels.size(); ++i)
+    route_to(out, channels[i], protocol::message{msg});
+  // The last (usually the only) channel gets the message itself: no copy.
+  route_to(out, channels.back(), std::move(msg));
 }
 
 void remove_route(self_ptr self, const caf::actor_addr& addr) {
@@ -411,6 +459,8 @@ socket_actor::behavior_type socket_impl(self_ptr self,
         td.code = code;
         td.reason = reason;
         td.waiters.push_back(rp);
+        // What was queued goes out before the close frame.
+        flush_out(self);
         st.transport = nullptr;
         st.ctx->connected.store(false);
         set_conn(self, connection_state::closing);
@@ -553,24 +603,32 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       for (auto& ch : all_channels(self))
         self->send(ch, opened_atom::value);
     },
-    [self](frame_atom, transport::generation g, protocol::frame& f, flow_ticket& ticket) {
+    [self](frame_atom, transport::generation g, std::vector<protocol::frame>& frames,
+           flow_ticket& ticket) {
       auto& st = self->state;
       if (!is_current(self, g))
         return;
-      ++st.stats.frames_in;
-      auto decoded = st.ctx->serializer->decode(f.type, std::move(f.data));
-      if (!decoded) {
-        ++st.stats.decode_errors;
-        auto what = "dropping a frame that cannot be decoded: " + decoded.error().to_string();
-        log_of(self).warning(component, what);
-        if (auto& hooks = st.ctx->options.hooks)
-          hooks->on_error.fire(*hooks->gate, what, 0);
-        for (auto& sub : st.subscribers)
-          self->send(sub.hdl, error_atom::value, what, 0);
-        return;
+      std::vector<routed_batch> out;
+      for (auto& f : frames) {
+        ++st.stats.frames_in;
+        auto decoded = st.ctx->serializer->decode(f.type, std::move(f.data));
+        if (!decoded) {
+          ++st.stats.decode_errors;
+          auto what = "dropping a frame that cannot be decoded: " + decoded.error().to_string();
+          log_of(self).warning(component, what);
+          if (auto& hooks = st.ctx->options.hooks)
+            hooks->on_error.fire(*hooks->gate, what, 0);
+          for (auto& sub : st.subscribers)
+            self->send(sub.hdl, error_atom::value, what, 0);
+          continue;
+        }
+        on_message(self, std::move(*decoded), out);
       }
-      on_message(self, std::move(*decoded), std::move(ticket));
+      // Every channel's messages hold the batch's credit until consumed.
+      for (auto& r : out)
+        self->send(r.channel, message_atom::value, std::move(r.messages), ticket);
     },
+    [self](caf::flush_atom) { flush_out(self); },
     [self](closed_atom, transport::generation g, uint16_t code, std::string& reason) {
       auto& st = self->state;
       if (st.closing.count(g) > 0) {

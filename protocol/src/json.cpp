@@ -1,6 +1,11 @@
 #include "phx/protocol/json.hpp"
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <locale.h>
+#include <system_error>
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
@@ -29,6 +34,15 @@ bool holds_surrogate(const char* s, size_t n) noexcept {
   return false;
 }
 
+// True if a number that from_chars found out of a double's range is too big
+// (rather than too small, which reads as zero).
+bool overflows_double(const char* s, size_t n) {
+  // strtod in the C locale tells which: infinity for too big.
+  static const locale_t c_numeric = newlocale(LC_NUMERIC_MASK, "C", locale_t{});
+  std::string text{s, n};
+  return c_numeric == locale_t{} || std::isinf(strtod_l(text.c_str(), nullptr, c_numeric));
+}
+
 // Forwards SAX events to the document while bounding depth and refusing
 // surrogates; stops the reader with a reason of its own.
 template <class Doc>
@@ -46,8 +60,36 @@ struct guarded_handler {
   bool Int64(int64_t i) { return doc.Int64(i); }
   bool Uint64(uint64_t i) { return doc.Uint64(i); }
   bool Double(double d) { return doc.Double(d); }
-  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
-    return doc.RawNumber(s, n, copy);
+  // Numbers arrive as text (kParseNumbersAsStringsFlag): RapidJSON 1.1.0's own
+  // conversion misreads a zero with an exponent ("0e-23" as -1.7e-192,
+  // Tencent/rapidjson#1249) and lets 1.8e308 through as an infinity no writer
+  // accepts. Types stay RapidJSON's: an integer takes the smallest type that
+  // holds it, anything else is a double.
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool) {
+    const char* last = s + n;
+    if (std::string_view{s, n}.find_first_of(".eE") == std::string_view::npos) {
+      if (*s == '-') {
+        int64_t i = 0;
+        auto r = std::from_chars(s, last, i);
+        if (r.ec == std::errc{} && r.ptr == last)
+          return doc.Int64(i);
+      } else {
+        uint64_t u = 0;
+        auto r = std::from_chars(s, last, u);
+        if (r.ec == std::errc{} && r.ptr == last)
+          return doc.Uint64(u);
+      }
+    }
+    double d = 0;
+    auto r = std::from_chars(s, last, d);
+    if (r.ec == std::errc::result_out_of_range) {
+      if (overflows_double(s, n))
+        return refuse(errc::invalid_json, "a number is too big for a double");
+      d = *s == '-' ? -0.0 : 0.0;
+    } else if (r.ec != std::errc{} || r.ptr != last) {
+      return refuse(errc::invalid_json, "a number cannot be read");
+    }
+    return doc.Double(d);
   }
   bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
     if (holds_surrogate(s, n))
@@ -109,7 +151,7 @@ struct copying_handler {
 };
 
 constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
-                                 | rapidjson::kParseFullPrecisionFlag
+                                 | rapidjson::kParseNumbersAsStringsFlag
                                  | rapidjson::kParseIterativeFlag;
 
 error parse_failure(const rapidjson::ParseResult& res, const char* refusal,
@@ -142,6 +184,10 @@ result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
   if (std::memchr(text.data(), 0, text.size()) != nullptr)
     return make_error(errc::invalid_json, "the text holds a NUL byte");
   auto st = std::make_shared<json_storage>(std::move(text));
+  // RapidJSON 1.1.0 takes the continuation bytes of a UTF-8 lead byte without
+  // looking for the end: a text ending in a lead byte would be read (and, in
+  // situ, written) up to 3 bytes past its terminator. Those bytes are ours now.
+  st->text.append(3, '\0');
   rapidjson::InsituStringStream in{&st->text[0]};
   rapidjson::Reader reader;
   guarded_handler<storage_document> handler{st->doc};

@@ -74,8 +74,9 @@ void apply_diff(presence_state& state, const presence_diff& diff,
       continue;
     auto& metas = cur->metas;
     metas.erase(std::remove_if(metas.begin(), metas.end(),
-                               [&](const json_ptr& m) {
-                                 return holds_ref(left.metas, phx_ref_of(*m));
+                               // C++17 lambdas cannot capture a structured binding (clang refuses).
+                               [&gone = left.metas](const json_ptr& m) {
+                                 return holds_ref(gone, phx_ref_of(*m));
                                }),
                 metas.end());
     if (on_leave)

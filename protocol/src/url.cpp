@@ -227,6 +227,9 @@ result<endpoint> parse_endpoint(std::string_view url) {
     }
     if (ep.host.empty())
       return url_error("the endpoint has no host");
+    // Else "ws://a:b:4000/s" gives host "a:b", which no URL can print back.
+    if (ep.host.find(':') != std::string::npos)
+      return url_error("an IPv6 host needs brackets, e.g. ws://[::1]:4000/socket");
     if (!valid_host(ep.host))
       return url_error("the host holds characters a host name cannot have");
   }
@@ -415,7 +418,9 @@ result<json_document> parse_query(std::string_view query) {
     for (size_t i = 0; i < path.size(); ++i) {
       auto& name = path[i];
       bool last = i + 1 == path.size();
-      auto it = node->FindMember(rapidjson::StringRef(name.data(), name.size()));
+      // A value key compares by length: a name holding "%00" must not match its prefix.
+      json_value key_name{rapidjson::StringRef(name.data(), name.size())};
+      auto it = node->FindMember(key_name);
       if (last) {
         json_value v;
         v.SetString(value->data(), static_cast<rapidjson::SizeType>(value->size()),
@@ -433,7 +438,7 @@ result<json_document> parse_query(std::string_view query) {
           k.SetString(name.data(), static_cast<rapidjson::SizeType>(name.size()), alloc);
           json_value obj{rapidjson::kObjectType};
           node->AddMember(k, obj, alloc);
-          it = node->FindMember(rapidjson::StringRef(name.data(), name.size()));
+          it = node->MemberEnd() - 1;
         } else if (!it->value.IsObject()) {
           it->value.SetObject();
         }

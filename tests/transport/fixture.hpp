@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <string>
@@ -114,6 +115,8 @@ struct transport_fixture {
   caf::scoped_actor self{sys};
   std::shared_ptr<tr::io_runtime> runtime = tr::io_runtime::instance();
   std::vector<tr::transport_actor> spawned;
+  /// Frames of a batch not yet handed out by next().
+  std::deque<report> batched_;
 
   ~transport_fixture() {
     // Leftovers must not keep the actor system from shutting down.
@@ -146,16 +149,30 @@ struct transport_fixture {
 
   /// The next report, or `timeout` after `wait`.
   report next(std::chrono::milliseconds wait = max_wait) {
+    // One message brings every frame of a read: hand them out one by one.
+    if (!batched_.empty()) {
+      auto r = std::move(batched_.front());
+      batched_.pop_front();
+      return r;
+    }
     report r;
     self->receive(
       [&](tr::opened_atom, tr::generation gen) {
         r.kind = report::opened;
         r.gen = gen;
       },
-      [&](tr::frame_atom, tr::generation gen, frame& f, tr::flow_ticket&) {
-        r.kind = report::data;
-        r.gen = gen;
-        r.f = std::move(f);
+      [&](tr::frame_atom, tr::generation gen, std::vector<frame>& fs, tr::flow_ticket&) {
+        for (auto& f : fs) {
+          report one;
+          one.kind = report::data;
+          one.gen = gen;
+          one.f = std::move(f);
+          batched_.push_back(std::move(one));
+        }
+        if (!batched_.empty()) {
+          r = std::move(batched_.front());
+          batched_.pop_front();
+        }
       },
       [&](tr::closed_atom, tr::generation gen, uint16_t code, std::string& reason) {
         r.kind = report::closed;

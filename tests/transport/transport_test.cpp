@@ -410,7 +410,9 @@ BOOST_AUTO_TEST_CASE(a_dead_listener_is_tolerated_and_ends_the_connection) {
                           -> tr::listener_actor::behavior_type {
     return {
       [](tr::opened_atom, tr::generation) {},
-      [counter](tr::frame_atom, tr::generation, frame&, tr::flow_ticket&) { ++*counter; },
+      [counter](tr::frame_atom, tr::generation, std::vector<frame>& fs, tr::flow_ticket&) {
+        *counter += static_cast<int>(fs.size());
+      },
       [](tr::closed_atom, tr::generation, uint16_t, std::string&) {},
       [](tr::failed_atom, tr::generation, tr::connect_failure&) {},
     };

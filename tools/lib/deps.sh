@@ -8,6 +8,9 @@ phx_debian_packages=(
   libboost-test-dev libboost-system-dev libssl-dev openssl
 )
 
+# The fuzz step of tools/check: clang with libFuzzer (tests/fuzz/run).
+phx_fuzz_packages=(clang libclang-rt-14-dev)
+
 phx_install_deps() {
   local missing=()
   local pkg

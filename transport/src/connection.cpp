@@ -204,6 +204,7 @@ private:
   void report_failed(std::string reason, int http_status = 0) {
     if (phase_ == phase::done)
       return;
+    flush_batch();
     log(protocol::log_level::info, "connection to " + url_for_log_ + " failed: "
                                      + reason + " (generation "
                                      + std::to_string(gen_) + ")");
@@ -215,6 +216,8 @@ private:
   void report_closed(uint16_t code, std::string reason) {
     if (phase_ == phase::done)
       return;
+    // Frames read before the close are reported before it.
+    flush_batch();
     log(protocol::log_level::debug, "connection to " + url_for_log_ + " closed: "
                                       + std::to_string(code) + " " + reason
                                       + " (generation " + std::to_string(gen_)
@@ -414,22 +417,34 @@ private:
                   : protocol::frame_type::text;
     // The payload buffer moves into the frame: no copy on our side.
     auto& data = msg->get_raw_payload();
-    flow_ticket ticket;
-    bool pause = false;
-    if (inbound_) {
-      pause = inbound_->take(data.size());
-      ticket = flow_ticket{inbound_, data.size()};
-    }
-    report(frame_atom::value, gen_, protocol::frame{type, std::move(data)},
-           std::move(ticket));
-    // The listener is behind: stop reading until it caught up (TCP pushes back).
-    if (pause && con_ && !reads_paused_) {
+    auto size = data.size();
+    // Frames of one read travel together: one message for the whole read.
+    if (batch_.empty())
+      boost::asio::post(io_.ioc, [self = this->shared_from_this()] { self->flush_batch(); });
+    batch_.push_back(protocol::frame{type, std::move(data)});
+    batch_bytes_ += size;
+    // The pause decision is taken here, inside the read loop, so that it
+    // stops the very next read (see resume_reading).
+    if (inbound_ && inbound_->take(size) && con_ && !reads_paused_) {
       log(protocol::log_level::debug, "listener is behind; pausing reads");
       reads_paused_ = true;
       // Inline, not pause_reading(): that one posts, so the read loop would
       // already have started the next read when it takes effect.
       con_->handle_pause_reading();
     }
+  }
+
+  /// Reports the frames of the last read in one message.
+  void flush_batch() {
+    if (batch_.empty())
+      return;
+    flow_ticket ticket;
+    if (inbound_)
+      ticket = flow_ticket{inbound_, batch_bytes_, batch_.size()};
+    batch_bytes_ = 0;
+    auto frames = std::move(batch_);
+    batch_ = {};
+    report(frame_atom::value, gen_, std::move(frames), std::move(ticket));
   }
 
   /// Resumes reading once the listener consumed enough (any thread).
@@ -514,7 +529,7 @@ private:
     auto op = f.type == protocol::frame_type::text
                 ? websocketpp::frame::opcode::text
                 : websocketpp::frame::opcode::binary;
-    if (op == websocketpp::frame::opcode::text
+    if (op == websocketpp::frame::opcode::text && req_.validate_outbound_utf8
         && !websocketpp::utf8_validator::validate(f.data)) {
       log(protocol::log_level::warning,
           "outbound text frame dropped: invalid UTF-8");
@@ -611,6 +626,9 @@ private:
   std::shared_ptr<credit> inbound_;
   /// True while websocketpp's reading is paused by us (io thread only).
   bool reads_paused_ = false;
+  /// Frames of the current read, reported together by flush_batch().
+  std::vector<protocol::frame> batch_;
+  size_t batch_bytes_ = 0;
   phase phase_ = phase::connecting;
   bool user_close_ = false;
 };

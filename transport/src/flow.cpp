@@ -29,8 +29,8 @@ bool credit::try_take(size_t bytes) noexcept {
   return false;
 }
 
-void credit::give(size_t bytes) noexcept {
-  auto u = units_.fetch_sub(1, std::memory_order_relaxed) - 1;
+void credit::give(size_t bytes, size_t units) noexcept {
+  auto u = units_.fetch_sub(units, std::memory_order_relaxed) - units;
   auto b = bytes_.fetch_sub(bytes, std::memory_order_relaxed) - bytes;
   // Resume at the low marks (half the bounds): no pause/resume ping-pong.
   if (!paused_.load(std::memory_order_acquire) || u > max_units_ / 2 || b > max_bytes_ / 2)
@@ -51,10 +51,10 @@ void credit::on_resume(std::function<void()> hook) {
   resume_ = std::move(hook);
 }
 
-flow_ticket::flow_ticket(std::shared_ptr<credit> c, size_t bytes) {
+flow_ticket::flow_ticket(std::shared_ptr<credit> c, size_t bytes, size_t units) {
   auto raw = c.get();
-  unit_ = std::shared_ptr<void>(raw, [owner = std::move(c), bytes](void*) {
-    owner->give(bytes);
+  unit_ = std::shared_ptr<void>(raw, [owner = std::move(c), bytes, units](void*) {
+    owner->give(bytes, units);
   });
 }
 

@@ -275,9 +275,10 @@ using channel_actor = caf::typed_actor<
   // The current state and counters.
   caf::replies_to<state_atom>::with<channel_state>,
   caf::replies_to<stats_atom>::with<channel_stats>,
-  // INTERNAL: a decoded message for this topic, routed by the socket, with
-  // the ticket that holds the connection's inbound credit until consumed.
-  caf::reacts_to<message_atom, protocol::message, flow_ticket>,
+  // INTERNAL: decoded messages for this topic (one inbound batch, in order),
+  // routed by the socket, with the ticket that holds the connection's
+  // inbound credit until they are consumed.
+  caf::reacts_to<message_atom, std::vector<protocol::message>, flow_ticket>,
   // INTERNAL: the socket opened.
   caf::reacts_to<opened_atom>,
   // INTERNAL: the socket lost its connection (reason: connection_closed,
@@ -331,6 +332,8 @@ using socket_actor = caf::typed_actor<
   caf::reacts_to<send_atom, protocol::message>,
   // INTERNAL: a channel closed and leaves the routing table.
   caf::reacts_to<remove_atom, channel_actor, closed_atom>,
+  // INTERNAL: sends the frames queued for the transport.
+  caf::reacts_to<caf::flush_atom>,
   // INTERNAL: timers, tagged with an epoch or generation.
   caf::reacts_to<heartbeat_atom, uint64_t>,
   caf::reacts_to<hb_timeout_atom, uint64_t>,
@@ -349,6 +352,7 @@ void add_message_types(caf::actor_system_config& cfg);
 CAF_BEGIN_TYPE_ID_BLOCK(phx, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(phx, (phx::protocol::payload))
   CAF_ADD_TYPE_ID(phx, (phx::protocol::message))
+  CAF_ADD_TYPE_ID(phx, (std::vector<phx::protocol::message>))
   CAF_ADD_TYPE_ID(phx, (phx::protocol::frame))
   CAF_ADD_TYPE_ID(phx, (std::vector<phx::protocol::frame>))
   CAF_ADD_TYPE_ID(phx, (phx::reply))

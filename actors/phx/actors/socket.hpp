@@ -73,6 +73,10 @@ struct socket_state {
   std::deque<buffered_frame> send_buffer;
   size_t buffered_bytes = 0;
 
+  /// Frames for the transport, sent together at the next flush.
+  std::vector<protocol::frame> out;
+  bool flush_pending = false;
+
   // -- routing and subscribers -------------------------------------------------------
 
   std::unordered_map<std::string, std::vector<channel_actor>> routes;

@@ -18,7 +18,7 @@ struct endpoint {
   std::string host;
   /// Port; defaults to 80 or 443.
   uint16_t port = 80;
-  /// Path without a trailing `/`, e.g. `/socket`; never empty.
+  /// Path without a trailing `/`, e.g. `/socket`; empty for the root path `/`.
   std::string path;
   /// Query text already present in the endpoint (without `?`), kept in front.
   std::string query;

@@ -214,7 +214,9 @@ struct fixture {
       credit->take(f.data.size());
       ticket = phx::flow_ticket{credit, f.data.size()};
     }
-    caf::anon_send(socket, phx::frame_atom::value, current()->gen, std::move(f),
+    std::vector<phx::protocol::frame> frames;
+    frames.push_back(std::move(f));
+    caf::anon_send(socket, phx::frame_atom::value, current()->gen, std::move(frames),
                    std::move(ticket));
   }
 

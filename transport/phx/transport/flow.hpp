@@ -33,8 +33,8 @@ public:
   /// Takes a unit of `bytes` if it fits under the bound.
   bool try_take(size_t bytes) noexcept;
 
-  /// Gives a unit back (see `ticket`).
-  void give(size_t bytes) noexcept;
+  /// Gives `units` units of `bytes` in all back (see `flow_ticket`).
+  void give(size_t bytes, size_t units = 1) noexcept;
 
   /// Runs once the bound is no longer reached after a pause (any thread).
   void on_resume(std::function<void()> hook);
@@ -68,8 +68,8 @@ class flow_ticket {
 public:
   flow_ticket() = default;
 
-  /// A ticket for a unit of `bytes` already taken from `c`.
-  flow_ticket(std::shared_ptr<credit> c, size_t bytes);
+  /// A ticket for `units` units of `bytes` in all, already taken from `c`.
+  flow_ticket(std::shared_ptr<credit> c, size_t bytes, size_t units = 1);
 
   explicit operator bool() const noexcept { return static_cast<bool>(unit_); }
 

@@ -60,6 +60,9 @@ struct connect_request {
   /// Time allowed for a close handshake before the link is dropped, in ms;
   /// 0: send the close frame and drop the link without waiting.
   uint32_t close_timeout_ms = 5000;
+  /// Validate the UTF-8 of outbound text frames (drop and log invalid ones).
+  /// Off when the frames come from a serializer that already refuses it.
+  bool validate_outbound_utf8 = true;
   /// Bound on inbound frames handed to the listener and not yet consumed:
   /// each frame comes with a ticket of this credit, and reading from the
   /// network pauses while the bound is reached (backpressure, no loss). Null:
@@ -125,9 +128,11 @@ using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using listener_actor = caf::typed_actor<
   // The connection opened.
   caf::reacts_to<opened_atom, generation>,
-  // One inbound data frame (text or binary), moved, never copied, with its
-  // ticket of the request's `inbound` credit (keep it until consumed).
-  caf::reacts_to<frame_atom, generation, protocol::frame, flow_ticket>,
+  // Inbound data frames (text or binary) in arrival order, moved, never
+  // copied: everything one read from the network brought, in one message.
+  // The ticket holds their units of the request's `inbound` credit: keep it
+  // (copies share it) until they are consumed.
+  caf::reacts_to<frame_atom, generation, std::vector<protocol::frame>, flow_ticket>,
   // The connection closed: close code and reason. The server's code (or its
   // echo of ours) when a close frame came; the code WE closed with for a
   // protocol error (1009 oversized frame, 1002, 1007); else 1006 ("aborted"

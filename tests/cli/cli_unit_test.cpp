@@ -1,0 +1,280 @@
+// The phx tool's pure parts: argument parsing, input line parsing, output
+// lines and the bounded line reader. No server, no sockets.
+#define BOOST_TEST_MODULE phx_cli_unit
+#include <boost/test/unit_test.hpp>
+
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cli.hpp"
+
+using namespace phx::cli;
+
+namespace {
+
+options parse_ok(const std::vector<std::string>& args) {
+  auto r = parse_args(args);
+  if (auto err = std::get_if<usage_error>(&r))
+    BOOST_FAIL("unexpected usage error: " + err->message);
+  return std::get<options>(std::move(r));
+}
+
+std::string parse_bad(const std::vector<std::string>& args) {
+  auto r = parse_args(args);
+  BOOST_REQUIRE_MESSAGE(std::holds_alternative<usage_error>(r), "expected a usage error");
+  return std::get<usage_error>(r).message;
+}
+
+command command_ok(std::string_view line) {
+  auto r = parse_command(line);
+  if (auto err = std::get_if<line_error>(&r))
+    BOOST_FAIL("unexpected line error: " + err->reason);
+  return std::get<command>(std::move(r));
+}
+
+std::string command_bad(std::string_view line) {
+  auto r = parse_command(line);
+  BOOST_REQUIRE_MESSAGE(std::holds_alternative<line_error>(r),
+                        "expected a line error for " + std::string{line});
+  return std::get<line_error>(r).reason;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+// -- arguments ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(every_flag_is_parsed_in_both_spellings) {
+  auto o = parse_ok({"ws://127.0.0.1:4000/socket", "--param", "user=ann", "--param=token=a=b",
+                     "--header", "X-Key: v 1", "--auth-token", "tok", "--vsn=1.0.0", "--join",
+                     "room:a", "--join", "room:b", "--join-params", R"({"k":"v"})",
+                     "--timeout-ms", "250", "--heartbeat-ms=0", "--insecure", "--log-level",
+                     "debug"});
+  BOOST_CHECK_EQUAL(o.url, "ws://127.0.0.1:4000/socket");
+  BOOST_REQUIRE_EQUAL(o.params.size(), 2u);
+  BOOST_CHECK_EQUAL(o.params[0].first, "user");
+  BOOST_CHECK_EQUAL(o.params[0].second, "ann");
+  // Only the first '=' splits: values may hold '='.
+  BOOST_CHECK_EQUAL(o.params[1].first, "token");
+  BOOST_CHECK_EQUAL(o.params[1].second, "a=b");
+  BOOST_REQUIRE_EQUAL(o.headers.size(), 1u);
+  BOOST_CHECK_EQUAL(o.headers[0].first, "X-Key");
+  BOOST_CHECK_EQUAL(o.headers[0].second, "v 1");
+  BOOST_CHECK_EQUAL(o.auth_token.value_or(""), "tok");
+  BOOST_CHECK_EQUAL(o.vsn, "1.0.0");
+  BOOST_REQUIRE_EQUAL(o.joins.size(), 2u);
+  BOOST_CHECK_EQUAL(o.joins[1], "room:b");
+  BOOST_CHECK_EQUAL(o.join_params.to_string(), R"({"k":"v"})");
+  BOOST_CHECK_EQUAL(o.timeout_ms, 250u);
+  BOOST_CHECK_EQUAL(o.heartbeat_ms, 0u);
+  BOOST_CHECK(o.insecure);
+  BOOST_CHECK(o.log_level == phx::protocol::log_level::debug);
+}
+
+BOOST_AUTO_TEST_CASE(defaults_follow_the_library) {
+  auto o = parse_ok({"wss://example.com/socket"});
+  BOOST_CHECK_EQUAL(o.vsn, "2.0.0");
+  BOOST_CHECK_EQUAL(o.timeout_ms, 10000u);
+  BOOST_CHECK_EQUAL(o.heartbeat_ms, 30000u);
+  BOOST_CHECK(!o.insecure);
+  BOOST_CHECK(!o.auth_token);
+  BOOST_CHECK(o.joins.empty());
+  BOOST_CHECK_EQUAL(o.join_params.to_string(), "{}");
+  BOOST_CHECK(o.log_level == phx::protocol::log_level::warning);
+}
+
+BOOST_AUTO_TEST_CASE(help_needs_no_url) {
+  BOOST_CHECK(parse_ok({"--help"}).help);
+  BOOST_CHECK(parse_ok({"-h"}).help);
+  BOOST_CHECK(contains(usage(), "usage: phx URL"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_usage_is_named_without_repeating_values) {
+  const std::string url = "ws://127.0.0.1:4000/socket";
+  BOOST_CHECK(contains(parse_bad({}), "missing URL"));
+  BOOST_CHECK(contains(parse_bad({"--join", "room:a"}), "missing URL"));
+  BOOST_CHECK(contains(parse_bad({url, "--nope"}), "unknown option --nope"));
+  auto unknown = parse_bad({url, "--nope=secret"});
+  BOOST_CHECK(contains(unknown, "--nope") && !contains(unknown, "secret"));
+  BOOST_CHECK(contains(parse_bad({"http//host/socket"}), "invalid URL"));
+  BOOST_CHECK(contains(parse_bad({"ws://host"}), "invalid URL"));
+  BOOST_CHECK(contains(parse_bad({url, url}), "unexpected extra argument"));
+  BOOST_CHECK(contains(parse_bad({url, "--param"}), "--param needs a value"));
+  auto param = parse_bad({url, "--param", "secret"});
+  BOOST_CHECK(contains(param, "KEY=VALUE") && !contains(param, "secret"));
+  BOOST_CHECK(contains(parse_bad({url, "--param", "=v"}), "KEY=VALUE"));
+  auto header = parse_bad({url, "--header", "secret"});
+  BOOST_CHECK(contains(header, "NAME:VALUE") && !contains(header, "secret"));
+  BOOST_CHECK(contains(parse_bad({url, "--header", "Bad Name: v"}), "header name"));
+  auto injected = parse_bad({url, "--header", "X-Key: secret\r\nEvil: 1"});
+  BOOST_CHECK(contains(injected, "control characters") && !contains(injected, "secret"));
+  BOOST_CHECK(contains(parse_bad({url, "--auth-token", ""}), "--auth-token"));
+  auto json = parse_bad({url, "--join-params", R"({"token":"secret")"});
+  BOOST_CHECK(contains(json, "not valid JSON") && !contains(json, "secret"));
+  BOOST_CHECK(contains(parse_bad({url, "--join-params", "[]"}), "must be a JSON object"));
+  BOOST_CHECK(contains(parse_bad({url, "--vsn", "3.0.0"}), "--vsn"));
+  BOOST_CHECK(contains(parse_bad({url, "--timeout-ms", "0"}), "--timeout-ms"));
+  BOOST_CHECK(contains(parse_bad({url, "--timeout-ms", "12x"}), "--timeout-ms"));
+  BOOST_CHECK(contains(parse_bad({url, "--timeout-ms", "99999999999"}), "--timeout-ms"));
+  BOOST_CHECK(contains(parse_bad({url, "--heartbeat-ms", "-1"}), "--heartbeat-ms"));
+  BOOST_CHECK(contains(parse_bad({url, "--log-level", "loud"}), "--log-level"));
+  BOOST_CHECK(contains(parse_bad({url, "--ca-file", "/nonexistent/x.pem"}), "cannot read"));
+  BOOST_CHECK(contains(parse_bad({url, "--insecure=yes"}), "--insecure"));
+  BOOST_CHECK(contains(parse_bad({url, "--join", ""}), "--join needs a topic"));
+}
+
+BOOST_AUTO_TEST_CASE(double_dash_ends_the_options) {
+  auto o = parse_ok({"--join", "room:a", "--", "ws://h/socket"});
+  BOOST_CHECK_EQUAL(o.url, "ws://h/socket");
+}
+
+// -- input commands ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(every_command_is_parsed) {
+  auto join = std::get<join_command>(command_ok(R"({"join":"room:a","params":{"x":1}})"));
+  BOOST_CHECK_EQUAL(join.topic, "room:a");
+  BOOST_CHECK_EQUAL(join.params.to_string(), R"({"x":1})");
+  auto bare_join = std::get<join_command>(command_ok(R"({"join":"room:a"})"));
+  BOOST_CHECK_EQUAL(bare_join.params.to_string(), "{}");
+
+  auto push = std::get<push_command>(command_ok(
+    R"({"push":"echo","topic":"room:a","payload":{"b":[1,2]},"id":{"x":"y"},"timeout_ms":250})"));
+  BOOST_CHECK_EQUAL(push.event, "echo");
+  BOOST_CHECK_EQUAL(push.topic, "room:a");
+  BOOST_CHECK(push.payload.is_json());
+  BOOST_CHECK_EQUAL(push.payload.to_string(), R"({"b":[1,2]})");
+  BOOST_CHECK_EQUAL(push.id_json, R"({"x":"y"})");
+  BOOST_CHECK_EQUAL(push.timeout_ms.value_or(0), 250u);
+
+  auto bare = std::get<push_command>(command_ok(R"({"push":"echo","topic":"room:a"})"));
+  BOOST_CHECK_EQUAL(bare.payload.to_string(), "{}");
+  BOOST_CHECK(bare.id_json.empty());
+  BOOST_CHECK(!bare.timeout_ms);
+
+  auto bin = std::get<push_command>(
+    command_ok(R"({"push":"bin","topic":"room:a","payload_base64":"AAEC/w=="})"));
+  BOOST_REQUIRE(bin.payload.is_binary());
+  BOOST_CHECK_EQUAL(bin.payload.binary_view(), std::string("\x00\x01\x02\xff", 4));
+
+  BOOST_CHECK_EQUAL(std::get<leave_command>(command_ok(R"({"leave":"room:a"})")).topic,
+                    "room:a");
+  BOOST_CHECK_EQUAL(std::get<sleep_command>(command_ok(R"({"sleep_ms":0})")).ms, 0u);
+  BOOST_CHECK_EQUAL(std::get<sleep_command>(command_ok(R"({"sleep_ms":3600000})")).ms,
+                    3600000u);
+  BOOST_CHECK(std::holds_alternative<disconnect_command>(command_ok(R"({"disconnect":true})")));
+  BOOST_CHECK(std::holds_alternative<connect_command>(command_ok(R"({"connect":true})")));
+  // Surrounding whitespace is JSON whitespace.
+  BOOST_CHECK(std::holds_alternative<connect_command>(command_ok(" {\"connect\" : true}\t")));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_lines_name_the_problem) {
+  BOOST_CHECK(contains(command_bad("nope"), "not JSON"));
+  BOOST_CHECK(contains(command_bad(R"({"join":"a")"), "not JSON"));
+  BOOST_CHECK(contains(command_bad("\"join\""), "must be a JSON object"));
+  BOOST_CHECK(contains(command_bad("[]"), "must be a JSON object"));
+  BOOST_CHECK(contains(command_bad("{}"), "unknown command"));
+  BOOST_CHECK(contains(command_bad(R"({"jion":"a"})"), "unknown command"));
+  BOOST_CHECK(contains(command_bad(R"({"join":"a","leave":"a"})"), "one command"));
+  BOOST_CHECK(contains(command_bad(R"({"join":""})"), R"("join" must be a non-empty string)"));
+  BOOST_CHECK(contains(command_bad(R"({"join":1})"), R"("join" must be a non-empty string)"));
+  BOOST_CHECK(contains(command_bad(R"({"join":"a","params":[]})"), R"("params" must be a JSON object)"));
+  BOOST_CHECK(contains(command_bad(R"({"join":"a","extra":1})"), R"(unknown field "extra")"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e"})"), R"(missing "topic")"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":null})"), R"("topic" must be)"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":"t","payload":"x"})"),
+                       R"("payload" must be a JSON object)"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":"t","payload":{},"payload_base64":""})"),
+                       "not both"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":"t","payload_base64":5})"),
+                       "must be a string of base64"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":"t","payload_base64":"a"})"),
+                       "not base64"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":"t","timeout_ms":0})"), "timeout_ms"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":"t","timeout_ms":1.5})"), "timeout_ms"));
+  BOOST_CHECK(contains(command_bad(R"({"push":"e","topic":"t","timeout_ms":"9"})"), "timeout_ms"));
+  BOOST_CHECK(contains(command_bad(R"({"leave":["a"]})"), R"("leave" must be)"));
+  BOOST_CHECK(contains(command_bad(R"({"sleep_ms":-5})"), "sleep_ms"));
+  BOOST_CHECK(contains(command_bad(R"({"sleep_ms":3600001})"), "sleep_ms"));
+  BOOST_CHECK(contains(command_bad(R"({"disconnect":1})"), R"("disconnect" must be true)"));
+  BOOST_CHECK(contains(command_bad(R"({"connect":false})"), R"("connect" must be true)"));
+  BOOST_CHECK(contains(command_bad(R"({"connect":true,"now":1})"), R"(unknown field "now")"));
+  // Invalid UTF-8 is refused by the JSON parser, not echoed.
+  BOOST_CHECK(contains(command_bad("{\"join\":\"\xff\"}"), "not JSON"));
+}
+
+BOOST_AUTO_TEST_CASE(blank_lines_are_recognized) {
+  BOOST_CHECK(is_blank(""));
+  BOOST_CHECK(is_blank(" \t\r"));
+  BOOST_CHECK(!is_blank(" {}"));
+}
+
+// -- output lines --------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(output_lines_have_their_documented_shape) {
+  auto obj = *phx::protocol::payload::parse(R"({"a":[1,"x"]})");
+  auto bytes = phx::protocol::payload::binary(std::string("\x00\xff", 2));
+  BOOST_CHECK_EQUAL(open_line(), R"({"type":"open"})");
+  BOOST_CHECK_EQUAL(close_line(1006, "lost \"it\""),
+                    R"({"type":"close","code":1006,"reason":"lost \"it\""})");
+  BOOST_CHECK_EQUAL(error_line("bad\nline"), R"({"type":"error","reason":"bad\nline"})");
+  BOOST_CHECK_EQUAL(state_line("room:a", "joined"),
+                    R"({"type":"state","topic":"room:a","state":"joined"})");
+  BOOST_CHECK_EQUAL(join_line("room:a", "ok", obj),
+                    R"({"type":"join","topic":"room:a","status":"ok","response":{"a":[1,"x"]}})");
+  BOOST_CHECK_EQUAL(reply_line("7", "room:a", "echo", "ok", obj),
+                    R"({"type":"reply","id":7,"topic":"room:a","event":"echo","status":"ok","response":{"a":[1,"x"]}})");
+  BOOST_CHECK_EQUAL(reply_line(R"("x")", "room:a", "bin", "ok", bytes),
+                    R"({"type":"reply","id":"x","topic":"room:a","event":"bin","status":"ok","response_base64":"AP8="})");
+  BOOST_CHECK_EQUAL(reply_line("1", "t", "e", "failed", phx::protocol::payload{}, "why"),
+                    R"({"type":"reply","id":1,"topic":"t","event":"e","status":"failed","response":{},"reason":"why"})");
+  BOOST_CHECK_EQUAL(event_line("room:a", "shout", obj),
+                    R"({"type":"event","topic":"room:a","event":"shout","payload":{"a":[1,"x"]}})");
+  BOOST_CHECK_EQUAL(event_line("room:a", "bin", bytes),
+                    R"({"type":"event","topic":"room:a","event":"bin","payload_base64":"AP8="})");
+  BOOST_CHECK_EQUAL(presence_line("presence:a", *phx::protocol::payload::parse(R"({"u":{"metas":[]}})")),
+                    R"({"type":"presence","topic":"presence:a","list":{"u":{"metas":[]}}})");
+}
+
+BOOST_AUTO_TEST_CASE(the_writer_writes_whole_lines) {
+  std::ostringstream out;
+  line_writer w{out};
+  w.write(open_line());
+  w.write(error_line("x"));
+  BOOST_CHECK_EQUAL(out.str(), "{\"type\":\"open\"}\n{\"type\":\"error\",\"reason\":\"x\"}\n");
+}
+
+// -- line reader ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(the_reader_splits_lines_and_strips_carriage_returns) {
+  std::istringstream in{"a\r\nbb\n\nlast"};
+  line_reader r{in};
+  std::string line;
+  BOOST_CHECK(r.next(line) == line_reader::status::line);
+  BOOST_CHECK_EQUAL(line, "a");
+  BOOST_CHECK(r.next(line) == line_reader::status::line);
+  BOOST_CHECK_EQUAL(line, "bb");
+  BOOST_CHECK(r.next(line) == line_reader::status::line);
+  BOOST_CHECK_EQUAL(line, "");
+  BOOST_CHECK(r.next(line) == line_reader::status::line);
+  BOOST_CHECK_EQUAL(line, "last");
+  BOOST_CHECK(r.next(line) == line_reader::status::end);
+  BOOST_CHECK(r.next(line) == line_reader::status::end);
+}
+
+BOOST_AUTO_TEST_CASE(the_reader_skips_an_overlong_line_and_goes_on) {
+  std::istringstream in{"12345\n" + std::string(100, 'x') + "\nok\n"};
+  line_reader r{in, 10};
+  std::string line;
+  BOOST_CHECK(r.next(line) == line_reader::status::line);
+  BOOST_CHECK_EQUAL(line, "12345");
+  BOOST_CHECK(r.next(line) == line_reader::status::too_long);
+  BOOST_CHECK(line.empty());
+  BOOST_CHECK(r.next(line) == line_reader::status::line);
+  BOOST_CHECK_EQUAL(line, "ok");
+  BOOST_CHECK(r.next(line) == line_reader::status::end);
+}
