@@ -10,6 +10,7 @@
 
 #include "phx/actors/actors.hpp"
 #include "phx/actors/hooks.hpp"
+#include "phx/actors/logger.hpp"
 #include "phx/json.hpp"
 #include "phx/push.hpp"
 
@@ -18,6 +19,8 @@ namespace phx {
 namespace detail {
 struct socket_core;
 struct channel_core;
+/// @private The logger of the channel's socket (a silent one once it is gone).
+logger logger_of(const channel_core& core);
 } // namespace detail
 
 using protocol::message;

@@ -140,7 +140,11 @@ public:
   bool connected() const;
 
   /// connecting, open, closing or closed.
-  connection_state state() const;
+  phx::connection_state state() const;
+
+  /// The connection state: connecting, open, closing or closed (the same as
+  /// `state()`; phoenix.js `connectionState`, as the enum).
+  phx::connection_state connection_state() const;
 
   /// `"connecting"`, `"open"`, `"closing"` or `"closed"` (phoenix.js `connectionState`).
   std::string connection_state_name() const;

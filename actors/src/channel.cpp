@@ -76,7 +76,7 @@ void schedule_rejoin(self_ptr self) {
   auto delay = opts.rejoin_after_ms(st.rejoin_tries + 1);
   if (opts.rejoin_jitter_ms > 0) {
     auto unit = opts.random ? opts.random()
-                            : std::uniform_real_distribution<double>{0.0, 1.0}(st.rng);
+                            : st.rng.next_unit();
     delay = protocol::jittered(delay, opts.rejoin_jitter_ms, unit);
   }
   self->delayed_send(self, std::chrono::milliseconds{delay}, rejoin_atom::value,
@@ -319,7 +319,10 @@ void dispatch(self_ptr self, protocol::message&& msg) {
 void on_reply(self_ptr self, protocol::message&& msg) {
   auto& st = self->state;
   if (!msg.ref) {
+    // No ref matches nothing: counted and logged like any unmatched reply.
     ++st.stats.unmatched_replies;
+    if (log_of(self).enabled(log_level::debug))
+      log_of(self).debug(component, "dropping a reply without a ref: " + protocol::describe(msg));
     return;
   }
   auto& ref = *msg.ref;
@@ -561,8 +564,13 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       msg.payload = protocol::payload{std::move(body)};
       dispatch(self, std::move(msg));
     },
-    [self](duplicate_atom) {
+    [self](duplicate_atom, std::string& by) {
       auto& st = self->state;
+      // A join newer than `by` (refs count up) was sent after it and wins, as in
+      // phoenix.js; otherwise two channels rejoining on reopen leave each other.
+      if (st.join_ref && (st.join_ref->size() != by.size() ? st.join_ref->size() > by.size()
+                                                           : *st.join_ref > by))
+        return;
       if (st.state == channel_state::joined || st.state == channel_state::joining) {
         log_of(self).info(component, "leaving duplicate topic \"" + st.topic + "\"");
         start_leave(self, st.timeout);

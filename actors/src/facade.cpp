@@ -126,6 +126,13 @@ struct socket_core {
   }
 };
 
+logger logger_of(const channel_core& core) {
+  // The socket's logger, so that facade helpers (presence) report where it does.
+  if (auto sc = core.socket.lock(); sc && sc->ctx)
+    return sc->ctx->options.logger;
+  return {};
+}
+
 } // namespace detail
 
 // -- push ----------------------------------------------------------------------------
@@ -299,12 +306,13 @@ void socket::init(caf::actor_system* sys, protocol::endpoint ep, options opts) {
   if (sys == nullptr) {
     core->cfg = std::make_unique<caf::actor_system_config>();
     add_message_types(*core->cfg);
+    tune_scheduler(*core->cfg);
     core->owned = std::make_unique<caf::actor_system>(*core->cfg);
     sys = core->owned.get();
   }
   core->sys = sys;
   core->hooks = std::make_shared<socket_hooks>();
-  core->hooks->on_state = [state = core->state](connection_state s) { state->store(s); };
+  core->hooks->on_state = [state = core->state](phx::connection_state s) { state->store(s); };
   socket_options so;
   so.endpoint = std::move(ep);
   if (opts.params_fn) {
@@ -362,7 +370,7 @@ void socket::disconnect(std::function<void()> callback, uint16_t code, std::stri
                      reason = std::move(reason)](caf::event_based_actor* self) mutable {
     self->request(hdl, caf::infinite, disconnect_atom::value, code, std::move(reason))
       .then(
-        [gate, cb](connection_state) {
+        [gate, cb](phx::connection_state) {
           if (cb)
             gate->run([&] { cb(); });
         },
@@ -385,8 +393,12 @@ bool socket::connected() const {
   return core_->state->load() == connection_state::open;
 }
 
-connection_state socket::state() const {
+phx::connection_state socket::state() const {
   return core_->state->load();
+}
+
+phx::connection_state socket::connection_state() const {
+  return state();
 }
 
 std::string socket::connection_state_name() const {
@@ -418,7 +430,8 @@ phx::channel socket::channel(const std::string& topic, std::function<payload()> 
   });
   cc->join_push = std::make_shared<push_hooks>(sc.hooks->gate, true);
   cc->hooks->set_on_join([jp = cc->join_push](const reply& r) {
-    jp->resolve({r.status, r.response, caf::error{}});
+    // The facade keeps the join outcome for as long as the channel: own it.
+    jp->resolve({r.status, r.response.detached(), caf::error{}});
   });
   channel_options opts;
   opts.topic = topic;

@@ -23,8 +23,12 @@ struct presence::impl {
   join_fn on_join;
   leave_fn on_leave;
   std::function<void()> on_sync;
+  /// The socket's logger: where a malformed presence payload is reported.
+  phx::logger log;
 
-  explicit impl(phx::channel ch) : channel(std::move(ch)) {}
+  explicit impl(phx::channel ch)
+    : channel(std::move(ch)),
+      log(channel.core() ? detail::logger_of(*channel.core()) : phx::logger{}) {}
 
   void handle(const message& msg, bool is_state, const std::string& join_ref) {
     std::optional<std::string> jr;
@@ -32,6 +36,7 @@ struct presence::impl {
       jr = join_ref;
     // What happened, replayed to the user's callbacks once the lock is released.
     std::vector<std::function<void()>> calls;
+    std::optional<protocol::error> failed;
     {
       std::lock_guard<std::mutex> guard{mutex};
       auto join = on_join;
@@ -58,14 +63,21 @@ struct presence::impl {
           calls.emplace_back(sync);
       };
       // A malformed payload leaves the state as it was; the tracker says why.
-      if (is_state)
-        tracker.handle_state(msg.payload.json_shared(), jr);
+      if (msg.payload.is_binary())
+        failed = protocol::make_error(protocol::errc::invalid_presence,
+                                      "the payload is binary, not JSON");
+      else if (is_state)
+        failed = tracker.handle_state(msg.payload.json_shared(), jr);
       else
-        tracker.handle_diff(msg.payload.json_shared(), jr);
+        failed = tracker.handle_diff(msg.payload.json_shared(), jr);
       tracker.on_join = nullptr;
       tracker.on_leave = nullptr;
       tracker.on_sync = nullptr;
     }
+    // Reported once, outside the lock (a sink may call back into user code).
+    if (failed)
+      log.warning("presence", "dropping a malformed " + msg.event + " on " + msg.topic + ": "
+                                + failed->to_string());
     for (auto& call : calls)
       call();
   }

@@ -1,7 +1,9 @@
 #include "phx/actors/socket.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <random>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -109,7 +111,7 @@ void schedule_reconnect(self_ptr self) {
   auto delay = opts.reconnect_after_ms(st.reconnect_tries + 1);
   if (opts.reconnect_jitter_ms > 0) {
     auto unit = opts.random ? opts.random()
-                            : std::uniform_real_distribution<double>{0.0, 1.0}(st.rng);
+                            : st.rng.next_unit();
     delay = protocol::jittered(delay, opts.reconnect_jitter_ms, unit);
   }
   log_of(self).debug(component, "reconnecting in " + std::to_string(delay) + " ms");
@@ -243,15 +245,19 @@ void route_to(std::vector<routed_batch>& out, const channel_actor& ch,
 
 void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch>& out) {
   auto& st = self->state;
+  // True once a `phoenix` reply answered a pending heartbeat or ping.
+  bool answered = false;
   if (msg.topic == protocol::phoenix_topic && msg.ref) {
     if (st.pending_heartbeat == msg.ref) {
       // Scheduled from the reply, not from a timer (phoenix PR #4309).
       reset_heartbeat(self);
+      answered = true;
     }
     if (auto i = st.pings.find(*msg.ref); i != st.pings.end()) {
       auto rtt = self->clock().now() - i->second.sent;
       i->second.promise.deliver(std::chrono::duration_cast<caf::timespan>(rtt));
       st.pings.erase(i);
+      answered = true;
     }
   }
   auto hooks = st.ctx->options.hooks;
@@ -266,10 +272,16 @@ void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch
   }
   auto route = st.routes.find(msg.topic);
   if (route == st.routes.end() || route->second.empty()) {
-    if (msg.topic != protocol::phoenix_topic) {
+    if (msg.topic != protocol::phoenix_topic || !msg.is_reply()) {
       ++st.stats.unrouted;
       if (log_of(self).enabled(log_level::debug))
         log_of(self).debug(component, "no channel for " + protocol::describe(msg));
+    } else if (!answered) {
+      // Late, duplicate or never sent: counted and logged, like a channel's.
+      ++st.stats.unmatched_replies;
+      if (log_of(self).enabled(log_level::debug))
+        log_of(self).debug(component, "no pending heartbeat or ping for reply "
+                                        + protocol::describe(msg));
     }
     return;
   }
@@ -324,7 +336,7 @@ void send_message(self_ptr self, protocol::message&& msg) {
     if (auto i = st.routes.find(msg.topic); i != st.routes.end())
       for (auto& ch : i->second)
         if (caf::actor_cast<caf::strong_actor_ptr>(ch) != sender)
-          self->send(ch, duplicate_atom::value);
+          self->send(ch, duplicate_atom::value, msg.ref.value_or(std::string{}));
   }
   auto encoded = st.ctx->serializer->encode(msg);
   if (!encoded) {
@@ -654,6 +666,15 @@ socket_actor::behavior_type socket_impl(self_ptr self,
 
 socket_actor spawn_socket(caf::actor_system& sys, std::shared_ptr<socket_context> ctx) {
   return sys.spawn(socket_impl, std::move(ctx));
+}
+
+uint64_t fresh_jitter_seed() noexcept {
+  // One random_device read per process; then a Weyl sequence keeps seeds distinct.
+  static std::atomic<uint64_t> next{[] {
+    std::random_device rd;
+    return (uint64_t{rd()} << 32) ^ rd();
+  }()};
+  return next.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed);
 }
 
 caf::expected<std::shared_ptr<socket_context>> make_socket_context(socket_options opts) {

@@ -181,8 +181,7 @@ json_storage::json_storage(std::string&& src)
 result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
   if (text.empty())
     return make_error(errc::empty_frame, "the frame is empty");
-  if (std::memchr(text.data(), 0, text.size()) != nullptr)
-    return make_error(errc::invalid_json, "the text holds a NUL byte");
+  auto size = text.size();
   auto st = std::make_shared<json_storage>(std::move(text));
   // RapidJSON 1.1.0 takes the continuation bytes of a UTF-8 lead byte without
   // looking for the end: a text ending in a lead byte would be read (and, in
@@ -199,6 +198,10 @@ result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
   st->doc.Populate(generate);
   if (res.IsError())
     return parse_failure(res, handler.refusal, handler.refusal_code);
+  // In situ, a NUL is the end of the text: a parse that stops short of the
+  // real end met one after the value (inside a value it is a parse error).
+  if (in.Tell() != size)
+    return make_error(errc::invalid_json, "the text holds a NUL byte");
   return st;
 }
 
@@ -268,6 +271,22 @@ json_document copy_json(const json_value& value) {
   };
   doc.Populate(generate);
   return doc;
+}
+
+json_ptr detach_json(const json_value& value) {
+  // The pool grows in small chunks: a detached value costs about its own size.
+  struct owned {
+    rapidjson::MemoryPoolAllocator<> pool{256};
+    storage_document doc{&pool, 64, &pool};
+  };
+  auto block = std::make_shared<owned>();
+  auto generate = [&value](storage_document& target) {
+    copying_handler<storage_document> handler{target};
+    return value.Accept(handler);
+  };
+  block->doc.Populate(generate);
+  const json_value* root = &block->doc;
+  return json_ptr{std::move(block), root};
 }
 
 bool is_valid_utf8(std::string_view s) noexcept {

@@ -40,6 +40,12 @@ payload::payload(json_document&& doc)
   // nop
 }
 
+payload payload::detached() const {
+  if (!is_json())
+    return *this;
+  return payload{detach_json(json())};
+}
+
 payload::payload(bytes data)
   : kind_(kind::binary),
     bytes_(std::make_shared<const bytes>(std::move(data))) {

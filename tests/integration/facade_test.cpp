@@ -4,7 +4,10 @@
 #define BOOST_TEST_MODULE phx_facade_integration
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "phx/phx.hpp"
@@ -385,4 +388,321 @@ BOOST_AUTO_TEST_CASE(a_missing_host_or_path_is_an_error_at_construction) {
   BOOST_CHECK_THROW(phx::socket{"localhost/socket"}, phx::error);
   BOOST_CHECK_THROW((phx::socket{"", "/socket", 4000, false}), phx::error);
   BOOST_CHECK_NO_THROW((phx::socket{"localhost", "/socket", 4000, false}));
+}
+
+// -- socket callbacks, remove, channel bindings, state, presence rejoin ------------
+
+BOOST_AUTO_TEST_CASE(socket_off_removes_callbacks_that_then_miss_a_reconnect) {
+  session t;
+  auto s = t.make_socket();
+  auto gone_open = s.on_open([&] { t.log.add("removed open"); });
+  s.on_open([&] { t.log.add("kept open"); });
+  auto gone_message = s.on_message([&](const phx::message& m) {
+    if (m.topic == "room:off")
+      t.log.add("removed message " + m.event);
+  });
+  s.on_message([&](const phx::message& m) {
+    if (m.topic == "room:off")
+      t.log.add("kept message " + m.event);
+  });
+  s.connect();
+  auto ch = t.joined(s, "room:off");
+  // The socket's on_message runs before the message reaches the channel.
+  BOOST_REQUIRE_EQUAL(t.log.count("removed message phx_reply"), 1u);
+  BOOST_REQUIRE_EQUAL(t.log.count("kept message phx_reply"), 1u);
+  BOOST_REQUIRE_EQUAL(t.log.count("removed open"), 1u);
+  s.off({gone_open, gone_message});
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/disconnect_all").status, 200);
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("open", 2, 15s), t.log.dump());
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("room:off join ok", 2, 15s), t.log.dump());
+  BOOST_CHECK_EQUAL(ch.push("echo").wait_for(10s)->status, "ok");
+  // The kept ones saw the reconnect, the rejoin reply and the echo reply.
+  BOOST_CHECK_EQUAL(t.log.count("kept open"), 2u);
+  BOOST_CHECK_EQUAL(t.log.count("kept message phx_reply"), 3u);
+  BOOST_CHECK_EQUAL(t.log.count("removed open"), 1u);
+  BOOST_CHECK_EQUAL(t.log.count("removed message phx_reply"), 1u);
+  // Removing a ref twice, or one that never was, is harmless.
+  s.off({gone_open, gone_message, 9999});
+}
+
+BOOST_AUTO_TEST_CASE(socket_on_message_gets_every_decoded_message) {
+  session t;
+  auto opts = fast_options();
+  opts.heartbeat_interval_ms = 100;
+  auto s = t.make_socket(std::move(opts));
+  s.on_message([&](const phx::message& m) {
+    if (m.topic == "phoenix") {
+      if (m.is_reply() && !m.join_ref)
+        t.log.add("heartbeat reply " + m.status);
+      return;
+    }
+    std::string line = "message " + m.topic + " " + m.event;
+    if (m.is_reply())
+      line += " " + m.status;
+    line += m.payload.is_binary() ? " bytes" : " " + str(m.payload);
+    line += m.join_ref ? " with join_ref" : " without join_ref";
+    t.log.add(line);
+  });
+  s.connect();
+  auto ch = t.joined(s, "room:all");
+  BOOST_CHECK_EQUAL(
+    t.log.count(R"(message room:all phx_reply ok {"joined":"room:all"} with join_ref)"), 1u);
+  // Replies, pushes, binary frames and broadcasts, in the order they came.
+  BOOST_REQUIRE_EQUAL(ch.push("echo", phx::object({{"x", 1}})).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE_EQUAL(ch.push("flood", phx::object({{"n", 3}})).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE_EQUAL(ch.push("bin_push", phx::binary("\x01\x02")).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/broadcast?topic=room:all&event=news").status, 200);
+  BOOST_REQUIRE(t.log.wait_for("message room:all news {} without join_ref"));
+  std::vector<std::string> expected{
+    R"(message room:all phx_reply ok {"joined":"room:all"} with join_ref)",
+    R"(message room:all phx_reply ok {"x":1} with join_ref)",
+    R"(message room:all flood {"i":1} with join_ref)",
+    R"(message room:all flood {"i":2} with join_ref)",
+    R"(message room:all flood {"i":3} with join_ref)",
+    R"(message room:all phx_reply ok {"n":3} with join_ref)",
+    R"(message room:all bin_push bytes with join_ref)",
+    R"(message room:all phx_reply ok {} with join_ref)",
+    R"(message room:all news {} without join_ref)",
+  };
+  std::vector<std::string> seen;
+  for (auto& line : t.log.all())
+    if (line.rfind("message ", 0) == 0)
+      seen.push_back(line);
+  BOOST_CHECK_EQUAL_COLLECTIONS(seen.begin(), seen.end(), expected.begin(), expected.end());
+  // Heartbeat replies (topic "phoenix") are decoded messages too.
+  BOOST_CHECK(t.log.wait_for("heartbeat reply ok"));
+}
+
+BOOST_AUTO_TEST_CASE(socket_remove_stops_only_that_channels_events) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto removed = t.joined(s, "room:remove");
+  // A second channel of the same topic, never joined: broadcasts carry no
+  // join_ref, so they reach every channel of the topic.
+  auto kept = s.channel("room:remove");
+  removed.on("news", [&](const phx::payload&) { t.log.add("removed got news"); });
+  kept.on("news", [&](const phx::payload&) { t.log.add("kept got news"); });
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/broadcast?topic=room:remove&event=news").status,
+                      200);
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("removed got news"), t.log.dump());
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("kept got news"), t.log.dump());
+  s.remove(removed);
+  // stats() is a round trip to the socket actor: the remove was handled.
+  s.stats();
+  // The server still has the subscription: the socket gets the broadcasts.
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/broadcast?topic=room:remove&event=news").status,
+                      200);
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("kept got news", 2), t.log.dump());
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/broadcast?topic=room:remove&event=news").status,
+                      200);
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("kept got news", 3), t.log.dump());
+  // Bounded: the removed channel would have got them along with the kept one.
+  BOOST_CHECK(!t.log.wait_count("removed got news", 2, 300ms));
+  BOOST_CHECK_EQUAL(t.log.count("removed got news"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(channel_off_event_removes_every_binding_of_that_event) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:off_event");
+  ch.on("shout", [&](const phx::payload& p) { t.log.add("first " + str(p)); });
+  ch.on("shout", [&](const phx::message& m) { t.log.add("second " + str(m.payload)); });
+  ch.on("later", [&](const phx::payload&) { t.log.add("later"); });
+  BOOST_REQUIRE_EQUAL(ch.push("shout", phx::object({{"n", 1}})).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for(R"(first {"n":1})"));
+  BOOST_REQUIRE(t.log.wait_for(R"(second {"n":1})"));
+  ch.off("shout");
+  // The broadcast comes before the reply on the wire, and a channel
+  // dispatches in order: had a binding been left, it would have run.
+  BOOST_REQUIRE_EQUAL(ch.push("shout", phx::object({{"n", 2}})).wait_for(10s)->status, "ok");
+  BOOST_CHECK_EQUAL(t.log.count(R"(first {"n":2})"), 0u);
+  BOOST_CHECK_EQUAL(t.log.count(R"(second {"n":2})"), 0u);
+  // Other events keep their bindings.
+  BOOST_REQUIRE_EQUAL(ch.push("push_later", phx::object({{"ms", 0}})).wait_for(10s)->status,
+                      "ok");
+  BOOST_CHECK(t.log.wait_for("later"));
+}
+
+BOOST_AUTO_TEST_CASE(channel_off_event_and_ref_removes_only_that_binding) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:off_ref");
+  auto first = ch.on("shout", [&](const phx::payload& p) { t.log.add("first " + str(p)); });
+  auto second = ch.on("shout", [&](const phx::payload& p) { t.log.add("second " + str(p)); });
+  BOOST_CHECK(first != second);
+  // A ref of another event removes nothing.
+  ch.off("other", second);
+  BOOST_REQUIRE_EQUAL(ch.push("shout", phx::object({{"n", 1}})).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for(R"(first {"n":1})"));
+  BOOST_REQUIRE(t.log.wait_for(R"(second {"n":1})"));
+  ch.off("shout", first);
+  BOOST_REQUIRE_EQUAL(ch.push("shout", phx::object({{"n", 2}})).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for(R"(second {"n":2})"));
+  BOOST_CHECK_EQUAL(t.log.count(R"(first {"n":2})"), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(channel_off_during_dispatch_still_runs_that_event_once) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:off_dispatch");
+  auto second = std::make_shared<std::atomic<uint64_t>>(0);
+  // The first binding removes the second one while the event is dispatched.
+  ch.on("shout", [&t, ch, second](const phx::payload& p) mutable {
+    t.log.add("first " + str(p));
+    ch.off("shout", second->load());
+  });
+  second->store(ch.on("shout", [&](const phx::payload& p) { t.log.add("second " + str(p)); }));
+  BOOST_REQUIRE_EQUAL(ch.push("shout", phx::object({{"n", 1}})).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for(R"(first {"n":1})"));
+  BOOST_CHECK(t.log.wait_for(R"(second {"n":1})"));
+  BOOST_REQUIRE_EQUAL(ch.push("shout", phx::object({{"n", 2}})).wait_for(10s)->status, "ok");
+  BOOST_REQUIRE(t.log.wait_for(R"(first {"n":2})"));
+  BOOST_CHECK_EQUAL(t.log.count(R"(second {"n":2})"), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(channel_on_message_hook_transforms_payloads_before_the_bindings) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:hook");
+  ch.on_message([&](const phx::message& m) -> phx::payload {
+    if (m.event != "shout")
+      return m.payload;
+    t.log.add("hook saw " + str(m.payload));
+    return phx::object({{"event", m.event}, {"wrapped", m.payload}});
+  });
+  ch.on("shout", [&](const phx::payload& p) { t.log.add("binding got " + str(p)); });
+  ch.on("shout", [&](const phx::message& m) { t.log.add("message binding got " + str(m.payload)); });
+  ch.on("later", [&](const phx::payload& p) { t.log.add("later " + str(p)); });
+  BOOST_REQUIRE_EQUAL(ch.push("shout", phx::object({{"n", 1}})).wait_for(10s)->status, "ok");
+  const std::string wrapped = R"({"event":"shout","wrapped":{"n":1}})";
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("binding got " + wrapped), t.log.dump());
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("message binding got " + wrapped), t.log.dump());
+  auto lines = t.log.all();
+  auto hook = std::find(lines.begin(), lines.end(), R"(hook saw {"n":1})");
+  auto binding = std::find(lines.begin(), lines.end(), "binding got " + wrapped);
+  BOOST_REQUIRE(hook != lines.end());
+  BOOST_CHECK(hook < binding);
+  // The hook ran once per message, not once per binding.
+  BOOST_CHECK_EQUAL(t.log.count(R"(hook saw {"n":1})"), 1u);
+  // What it returns unchanged reaches the bindings unchanged.
+  BOOST_REQUIRE_EQUAL(
+    ch.push("push_later", phx::object({{"ms", 0}, {"payload", phx::object({{"k", "v"}})}}))
+      .wait_for(10s)
+      ->status,
+    "ok");
+  BOOST_CHECK(t.log.wait_for(R"(later {"k":"v"})"));
+}
+
+BOOST_AUTO_TEST_CASE(connection_state_follows_open_and_closed) {
+  session t;
+  auto s = t.make_socket();
+  BOOST_CHECK(s.connection_state() == phx::connection_state::closed);
+  BOOST_CHECK_EQUAL(s.connection_state_name(), "closed");
+  // Read inside the callbacks: the state is set before they run.
+  s.on_open([&] { t.log.add("state at open " + phx::to_string(s.connection_state())); });
+  s.on_close([&](uint16_t, const std::string&) {
+    t.log.add("state at close " + phx::to_string(s.connection_state()));
+  });
+  s.connect();
+  BOOST_REQUIRE(t.log.wait_for("open"));
+  BOOST_CHECK(s.connection_state() == phx::connection_state::open);
+  BOOST_CHECK(s.connection_state() == s.state());
+  BOOST_CHECK(s.connected());
+  // Ours runs after the session's "open" callback: wait for it.
+  BOOST_CHECK(t.log.wait_for("state at open open"));
+  // A close by the server: closed, then open again after the reconnect.
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/disconnect_all").status, 200);
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("state at close closed"), t.log.dump());
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("state at open open", 2, 15s), t.log.dump());
+  BOOST_CHECK(s.connection_state() == phx::connection_state::open);
+  // A disconnect: closed when its callback runs, and no more callbacks after it.
+  s.disconnect([&] { t.log.add("disconnected"); });
+  BOOST_REQUIRE(t.log.wait_for("disconnected"));
+  BOOST_CHECK(s.connection_state() == phx::connection_state::closed);
+  BOOST_CHECK(!s.connected());
+  BOOST_CHECK_EQUAL(s.connection_state_name(), "closed");
+  BOOST_CHECK_EQUAL(t.log.count("state at close closed"), 2u);
+}
+
+namespace {
+
+// "key/metas/status" for each presence, in order ("-" without a status).
+std::string summary(const phx::presence& p) {
+  std::string out;
+  for (auto& [key, entry] : p.list()) {
+    if (!out.empty())
+      out += ' ';
+    std::string status = "-";
+    if (!entry.metas.empty() && entry.metas[0]->HasMember("status"))
+      status = (*entry.metas[0])["status"].GetString();
+    out += key + "/" + std::to_string(entry.metas.size()) + "/" + status;
+  }
+  return out;
+}
+
+std::string phx_ref_of(const phx::presence& p, const std::string& key) {
+  for (auto& [k, entry] : p.list())
+    if (k == key && !entry.metas.empty())
+      return (*entry.metas[0])["phx_ref"].GetString();
+  return {};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(presence_is_correct_again_after_a_rejoin) {
+  session t;
+  // While set, ann's rejoins are refused: bob changes meanwhile, unseen by ann.
+  std::atomic<bool> refuse{false};
+  auto a = t.make_socket(fast_options(), "?user=ann");
+  auto b = t.make_socket(fast_options(), "?user=bob");
+  a.connect();
+  b.connect();
+  auto ca = a.channel("presence:rejoin", std::function<phx::payload()>{[&refuse] {
+                        return refuse.load() ? phx::object({{"fail", true}}) : phx::payload{};
+                      }});
+  ca.on_error([&](const phx::payload&) { t.log.add("ann phx_error"); });
+  phx::presence pa{ca};
+  pa.on_sync([&] { t.log.add("ann sync " + summary(pa)); });
+  auto join = ca.join();
+  join.receive("ok", [&](const phx::payload&) { t.log.add("ann join ok"); });
+  join.receive("error", [&](const phx::payload&) { t.log.add("ann join refused"); });
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("ann sync ann/1/-"), t.log.dump());
+  auto cb = b.channel("presence:rejoin", phx::object({{"meta", phx::object({{"status", "away"}})}}));
+  BOOST_REQUIRE_EQUAL(cb.join().wait_for(10s)->status, "ok");
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("ann sync ann/1/- bob/1/away"), t.log.dump());
+  auto old_ref = phx_ref_of(pa, "ann");
+  BOOST_REQUIRE(!old_ref.empty());
+
+  refuse = true;
+  ca.push("crash", phx::payload{}, 500ms);
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("ann phx_error"), t.log.dump());
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("ann join refused"), t.log.dump());
+  BOOST_REQUIRE(ca.state() != phx::channel_state::joined);
+  // ann's server channel is gone: this change never reaches ann.
+  BOOST_REQUIRE_EQUAL(cb.push("update_meta", phx::object({{"status", "busy"}})).wait_for(10s)->status,
+                      "ok");
+  auto syncs_before = t.log.all().size();
+  refuse = false;
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("ann join ok", 2, 15s), t.log.dump());
+  // The new presence_state replaces the stale list: bob busy, ann with her new meta only.
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("ann sync ann/1/- bob/1/busy"), t.log.dump());
+  // ann's own join arrives as a diff after the state: applied, not duplicated.
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("ann sync ann/1/- bob/1/busy", 2), t.log.dump());
+  auto lines = t.log.all();
+  for (size_t i = syncs_before; i < lines.size(); ++i)
+    if (lines[i].rfind("ann sync ", 0) == 0)
+      BOOST_CHECK_EQUAL(lines[i], "ann sync ann/1/- bob/1/busy");
+  auto new_ref = phx_ref_of(pa, "ann");
+  BOOST_CHECK(!new_ref.empty());
+  BOOST_CHECK_NE(new_ref, old_ref);
+  BOOST_CHECK_EQUAL(pa.pending_diffs(), 0u);
+  // And the list stays live: bob's next change arrives as a diff.
+  BOOST_REQUIRE_EQUAL(cb.push("update_meta", phx::object({{"status", "back"}})).wait_for(10s)->status,
+                      "ok");
+  BOOST_CHECK_MESSAGE(t.log.wait_for("ann sync ann/1/- bob/1/back"), t.log.dump());
 }

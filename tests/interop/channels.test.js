@@ -176,6 +176,18 @@ test('info describes the socket and the channel', async () => {
   await disconnect(socket)
 })
 
+test('info: the user id is "anon" when no user param is given', async () => {
+  const socket = phxSocket(server)
+  await connect(socket)
+  const channel = socket.channel('room:anon')
+  assert.deepEqual(await join(channel), { status: 'ok', response: { joined: 'room:anon' } })
+  const res = await push(channel, 'info')
+  assert.equal(res.status, 'ok')
+  assert.equal(res.response.user_id, 'anon')
+  assert.deepEqual(res.response.connect_params, { vsn: '2.0.0' })
+  await disconnect(socket)
+})
+
 test('authToken travels in the subprotocol and reaches connect_info', async () => {
   // Its base64 holds '+'; ws (like browsers) refuses '/' in a subprotocol.
   const { socket, channel } = await joined('room:token', {}, { authToken: 'token>>?' })

@@ -55,6 +55,39 @@ test('/short/socket stays open while phoenix.js heartbeats (any inbound frame re
   await disconnect(socket)
 })
 
+test('--idle-timeout-ms: /socket closes a phoenix.js socket that sends nothing (1002), not one that heartbeats', async () => {
+  // A server of its own: the 500 ms timeout would close the other tests' sockets.
+  const IDLE_MS = 500
+  const idle = await startServer(['--idle-timeout-ms', String(IDLE_MS)])
+  try {
+    // Silent: the first heartbeat would only go out after 60 s.
+    const silent = phxSocket(idle, { heartbeatIntervalMs: 60000, reconnectAfterMs: () => 60000 })
+    await connect(silent)
+    const started = Date.now()
+    const closed = await nextClose(silent, 5000)
+    const after = Date.now() - started
+    assert.equal(closed.code, 1002)
+    assert.ok(after >= IDLE_MS - 100, `closed after ${after} ms`)
+    await disconnect(silent)
+
+    // Heartbeating every 150 ms: open past four idle timeouts.
+    const beating = phxSocket(idle, { heartbeatIntervalMs: 150 })
+    await connect(beating)
+    let closes = 0
+    beating.onClose(() => { closes++ })
+    let replies = 0
+    beating.onMessage(msg => { if (msg.topic === 'phoenix') replies++ })
+    await eventually(() => replies >= 14, '14 heartbeat replies', 10000)
+    assert.equal(closes, 0)
+    assert.ok(beating.isConnected())
+    await disconnect(beating)
+  } finally {
+    await disconnectAll()
+    const exit = await idle.stop()
+    assert.equal(exit.code, 0, `phx-server exit: ${JSON.stringify(exit)}\n${idle.stderr()}`)
+  }
+})
+
 test('disconnect_all closes every socket with 1000; phoenix.js 1.8.16 reconnects and rejoins', async () => {
   // phoenix.js up to 1.8.12 stayed down after a 1000 close; 1.8.13+ reconnects
   // after any close it did not ask for (the pinned client is 1.8.16).

@@ -116,6 +116,18 @@ test('a crashed channel is untracked (leave diff) and its rejoin tracks anew', a
   await disconnect(watcher.socket)
 })
 
+test('presence:* answers echo with the payload and an unknown event with an error naming it', async () => {
+  const alice = await member('presence:events', 'alice')
+  const payload = { text: 'héllo', n: 7, nested: { list: [1, null] } }
+  assert.deepEqual(await push(alice.channel, 'echo', payload), { status: 'ok', response: payload })
+  assert.deepEqual(await push(alice.channel, 'no_such_event', { x: 1 }),
+    { status: 'error', response: { reason: 'unknown event', event: 'no_such_event' } })
+  // Still joined and tracked afterwards.
+  assert.equal(alice.channel.state, 'joined')
+  assert.deepEqual(Object.keys((await push(alice.channel, 'list')).response), ['alice'])
+  await disconnect(alice.socket)
+})
+
 test('wire shape: presence_state after the join reply, presence_diff as Phoenix.Presence sends it', async () => {
   const topic = 'presence:wire'
   const a = await RawClient.open(rawUrl(server, { user: 'erin' }))

@@ -225,9 +225,6 @@ const MALFORMED_TEXT = [
   ['not JSON at all', 'hello there'],
   ['an object instead of an array', '{"topic":"room:x","event":"phx_join"}'],
   ['too few elements', '["1","1","room:x","phx_join"]'],
-  ['a numeric topic', '["1","1",42,"phx_join",{}]'],
-  ['a numeric ref', '["1",7,"room:x","echo",{}]'],
-  ['a null event', '["1","1","room:x",null,{}]'],
   ['deep nesting', '['.repeat(100000)],
   ['a lone surrogate', '["1","1","room:x","echo",{"s":"\\udc00"}]'],
   ['an empty frame', '']
@@ -246,6 +243,42 @@ for (const [name, text] of MALFORMED_TEXT) {
     await bystander.close()
   })
 }
+
+// Phoenix's V2 serializer only destructures `[join_ref, ref, topic, event,
+// payload | _]` and checks no types: such lists are routed like any message,
+// and the answer echoes the fields as they came.
+const unmatched = (ref, topic) => [null, ref, topic, 'phx_reply', error({ reason: 'unmatched topic' })]
+const LOOSE_TEXT = [
+  ['a numeric topic', '["1","1",42,"phx_join",{}]', unmatched('1', 42)],
+  ['a numeric ref', '["1",7,"room:x","echo",{}]', unmatched(7, 'room:x')],
+  ['a null event', '["1","1","room:x",null,{}]', unmatched('1', 'room:x')],
+  ['an object topic on a push', '[null,"1",{"a":[1]},"echo",{}]', unmatched('1', { a: [1] })],
+  ['a six-element list with a numeric ref', '[null,8.5,"room:x","echo",{},"extra"]', unmatched(8.5, 'room:x')],
+  ['a leave with a numeric topic', '["2","3",42,"phx_leave",{}]', ['2', '3', 42, 'phx_reply', ok({})]],
+  ['a heartbeat with a numeric ref', '[5,6,"phoenix","heartbeat",{}]', [null, 6, 'phoenix', 'phx_reply', ok({})]]
+]
+
+for (const [name, text, expected] of LOOSE_TEXT) {
+  test(`a frame with ${name} is routed as Phoenix does: ${JSON.stringify(expected[4])}`, async () => {
+    const c = await open()
+    c.sendRaw(text)
+    assert.deepEqual((await c.next()).json, expected)
+    // The socket stays open and serving.
+    assert.deepEqual((await c.sync('s1')).json, [null, 's1', 'phoenix', 'phx_reply', ok({})])
+    await c.close()
+  })
+}
+
+test('a joined topic ignores a message whose join_ref is not a string (stale, as to Phoenix)', async () => {
+  const c = await open()
+  await joinRaw(c, 'room:loose', '1')
+  c.sendRaw('[1,"2","room:loose","echo",{"n":1}]')
+  c.send(['1', '3', 'room:loose', 'echo', { n: 3 }])
+  assert.deepEqual((await c.next()).json, ['1', '3', 'room:loose', 'phx_reply', ok({ n: 3 })])
+  await c.sync('s1')
+  assert.deepEqual(c.frames, [])
+  await c.close()
+})
 
 test('malformed binary frames (random bytes, wrong kind, truncated) close with 1011', async () => {
   const inputs = [

@@ -15,6 +15,8 @@ namespace phx_server {
 namespace {
 
 using phx::protocol::frame_type;
+using phx::protocol::json_ptr;
+using phx::protocol::json_value;
 using phx::protocol::log_level;
 using phx::protocol::message;
 using phx::protocol::payload;
@@ -59,6 +61,48 @@ payload joined(const std::string& topic) {
   v.SetString(topic.data(), static_cast<rapidjson::SizeType>(topic.size()), alloc);
   doc.AddMember("joined", v, alloc);
   return payload{std::move(doc)};
+}
+
+std::optional<std::string> opt_string(const json_value& v) {
+  if (!v.IsString())
+    return std::nullopt;
+  return std::string{v.GetString(), v.GetStringLength()};
+}
+
+bool is_string(const json_value& v, std::string_view s) {
+  return v.IsString() && std::string_view{v.GetString(), v.GetStringLength()} == s;
+}
+
+// Phoenix's V2 `decode_text` is `[join_ref, ref, topic, event, payload | _] =
+// Jason.decode!(text)`: a list of five or more, no type checked. protocol/'s
+// decoder (the client's) refuses fields of the wrong type, so this server
+// reads V2 text itself: a well-typed list becomes the `message` that
+// `decode_v2_json` makes; one whose refs are not strings or null, or whose
+// topic or event is not a string, cannot be a `message`: `loose` is set to it
+// (and an invalid_field error returned) for `process_loose` to route.
+phx::protocol::result<message> decode_v2_text(std::string&& text, json_ptr& loose) {
+  auto parsed = phx::protocol::parse_json(std::move(text));
+  if (!parsed)
+    return parsed.error();
+  const json_value& root = **parsed;
+  if (!root.IsArray() || root.Size() < 5)
+    return phx::protocol::make_error(
+      phx::protocol::errc::wrong_shape,
+      "a V2 frame is a JSON array [join_ref, ref, topic, event, payload | _]");
+  auto ref_like = [](const json_value& v) { return v.IsString() || v.IsNull(); };
+  if (!ref_like(root[0]) || !ref_like(root[1]) || !root[2].IsString()
+      || !root[3].IsString()) {
+    loose = std::move(*parsed);
+    return phx::protocol::make_error(phx::protocol::errc::invalid_field,
+                                     "a field of a type a message cannot hold");
+  }
+  message msg;
+  msg.join_ref = opt_string(root[0]);
+  msg.ref = opt_string(root[1]);
+  msg.topic.assign(root[2].GetString(), root[2].GetStringLength());
+  msg.event.assign(root[3].GetString(), root[3].GetStringLength());
+  msg.payload = payload{json_ptr{std::move(*parsed), &root[4]}};
+  return msg;
 }
 
 // `phx_close` / `phx_error` as the socket sends them: ref = join_ref.
@@ -191,7 +235,14 @@ void session::process(frame_type type, std::string&& data) {
   // Phoenix's V1 serializer ignores the opcode and reads every frame as JSON.
   if (!info_.v2)
     type = frame_type::text;
-  auto decoded = info_.serializer->decode(type, std::move(data));
+  json_ptr loose;
+  auto decoded = info_.v2 && type == frame_type::text
+                   ? decode_v2_text(std::move(data), loose)
+                   : info_.serializer->decode(type, std::move(data));
+  if (loose) {
+    process_loose(*loose);
+    return;
+  }
   if (!decoded) {
     // Phoenix's `decode!` raises in the socket process; Bandit closes with 1011.
     ctx_.log.write(log_level::warning, "socket",
@@ -243,6 +294,64 @@ void session::process(frame_type type, std::string&& data) {
   if (msg.event == phx::protocol::events::leave)
     ch->set_leaving();
   ch->handle_in(std::move(msg));
+}
+
+void session::process_loose(const json_value& root) {
+  const json_value& join_ref = root[0];
+  const json_value& ref = root[1];
+  const json_value& topic = root[2];
+  const json_value& event = root[3];
+  // Phoenix.Socket's handle_in/4 clauses, in order; the channels are keyed by
+  // topic strings, so any other topic finds none.
+  if (is_string(topic, phx::protocol::phoenix_topic)
+      && is_string(event, phx::protocol::events::heartbeat)) {
+    send_loose_reply(nullptr, ref, topic, phx::protocol::statuses::ok, payload{});
+    return;
+  }
+  bool joined = topic.IsString()
+                && channels_.count(std::string{topic.GetString(), topic.GetStringLength()});
+  if (joined
+      || (is_string(event, phx::protocol::events::join) && topic.IsString()
+          && route({topic.GetString(), topic.GetStringLength()}))) {
+    // Phoenix would hand this to the channel (or join with these refs);
+    // phx-server's channels hold string refs only. A join_ref that is not a
+    // string or null is stale to Phoenix too. (docs/phx-server.md)
+    if (ctx_.log.enabled(log_level::debug))
+      ctx_.log.write(log_level::debug, "socket",
+                     "ignoring a message with fields of other types than strings");
+    return;
+  }
+  if (is_string(event, phx::protocol::events::leave)) {
+    send_loose_reply(&join_ref, ref, topic, phx::protocol::statuses::ok, payload{});
+    return;
+  }
+  if (is_string(event, phx::protocol::events::join) && ctx_.log.enabled(log_level::info))
+    ctx_.log.write(log_level::info, "socket", "ignoring unmatched topic of a message with fields of other types");
+  send_loose_reply(nullptr, ref, topic, phx::protocol::statuses::error, unmatched_topic());
+}
+
+void session::send_loose_reply(const json_value* join_ref, const json_value& ref,
+                               const json_value& topic, std::string_view status,
+                               const payload& response) {
+  // Phoenix echoes ref and topic as they were decoded (a number stays one).
+  std::string out = "[";
+  bool ok = true;
+  if (join_ref)
+    ok = phx::protocol::append_json(out, *join_ref);
+  else
+    out += "null";
+  out += ',';
+  ok = ok && phx::protocol::append_json(out, ref);
+  out += ',';
+  ok = ok && phx::protocol::append_json(out, topic);
+  out += R"(,"phx_reply",{"status":)";
+  phx::protocol::append_json_string(out, status);
+  out += R"(,"response":)";
+  ok = ok && phx::protocol::append_json(out, response.json());
+  out += "}]";
+  if (!ok)
+    return; // unreachable: the frame was valid UTF-8 when it was parsed
+  send_encoded(make_ws_message(phx::protocol::frame{frame_type::text, std::move(out)}));
 }
 
 void session::handle_join(message&& msg, std::optional<message> close_after) {

@@ -126,6 +126,12 @@ protected:
 
 private:
   void process(phx::protocol::frame_type type, std::string&& data);
+  // A V2 list whose fields a `message` cannot hold, routed as Phoenix does.
+  void process_loose(const phx::protocol::json_value& root);
+  void send_loose_reply(const phx::protocol::json_value* join_ref,
+                        const phx::protocol::json_value& ref,
+                        const phx::protocol::json_value& topic, std::string_view status,
+                        const phx::protocol::payload& response);
   void handle_join(phx::protocol::message&& msg,
                    std::optional<phx::protocol::message> close_after);
   void finish_join(phx::protocol::message&& msg, channel_kind kind,

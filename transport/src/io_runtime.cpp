@@ -266,17 +266,38 @@ io_runtime_impl::tls_context(const tls_options& opts, std::string& error) {
 
 // -- io runtime -------------------------------------------------------------------------
 
+namespace {
+
+// The error categories of websocketpp and asio are function-local statics
+// that io handlers compare against, also while the process exits: made before
+// the runtime, they are destroyed after its threads are joined.
+void make_error_categories() {
+  (void) websocketpp::error::get_category();
+  (void) websocketpp::transport::error::get_category();
+  (void) websocketpp::transport::asio::error::get_category();
+  (void) websocketpp::transport::asio::socket::get_socket_category();
+  (void) websocketpp::processor::error::get_processor_category();
+  (void) boost::asio::error::get_misc_category();
+  (void) boost::asio::error::get_netdb_category();
+  (void) boost::asio::error::get_addrinfo_category();
+  (void) boost::asio::error::get_ssl_category();
+  (void) boost::asio::ssl::error::get_stream_category();
+}
+
+} // namespace
+
 std::shared_ptr<io_runtime> io_runtime::instance(size_t threads) {
   // Held until static destruction: the threads are joined on the exiting
   // thread, never by an actor dropping the last reference on a CAF worker.
-  static std::mutex mtx;
-  std::lock_guard<std::mutex> guard{mtx};
-  // OpenSSL first: its exit handler then runs after the runtime's threads
-  // are joined, so their OpenSSL thread state is released, not leaked.
-  OPENSSL_init_ssl(0, nullptr);
-  static std::shared_ptr<io_runtime> runtime;
-  if (!runtime)
-    runtime.reset(new io_runtime(threads == 0 ? 1 : threads));
+  // Dynamic initialization: it is destroyed before everything made while it
+  // was initialized (C++ destroys statics in reverse order of construction).
+  static std::shared_ptr<io_runtime> runtime = [threads] {
+    // OpenSSL first: its exit handler then runs after the runtime's threads
+    // are joined, so their OpenSSL thread state is released, not leaked.
+    OPENSSL_init_ssl(0, nullptr);
+    make_error_categories();
+    return std::shared_ptr<io_runtime>{new io_runtime(threads == 0 ? 1 : threads)};
+  }();
   return runtime;
 }
 

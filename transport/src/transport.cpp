@@ -47,9 +47,15 @@ transport_fn(transport_impl_actor::stateful_pointer<transport_state> self,
              listener_actor listener, generation gen,
              std::shared_ptr<connect_request> req, protocol::log_sink log,
              std::shared_ptr<io_runtime> runtime) {
+  // CAF 0.17 keeps a monitor as an attachable on the MONITORED actor (pinning
+  // this actor's memory) until demonitor: drop it before every quit.
+  auto quit_now = [self, addr = listener.address()](caf::error reason) {
+    self->demonitor(addr);
+    self->quit(std::move(reason));
+  };
   // Its owner is linked: any exit of the owner, normal included, ends the
   // connection (CAF's default handler ignores a normal exit).
-  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  self->set_exit_handler([quit_now](caf::exit_msg& msg) { quit_now(msg.reason); });
   // The listener is gone: nobody could hear this connection any more.
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   self->state.runtime = std::move(runtime);
@@ -79,7 +85,7 @@ transport_fn(transport_impl_actor::stateful_pointer<transport_state> self,
     },
     [self](abort_atom) { self->state.conn->abort("aborted"); },
     // INTERNAL: the io side sent the terminal report.
-    [self](done_atom) { self->quit(); },
+    [quit_now](done_atom) { quit_now(caf::error{}); },
   };
 }
 

@@ -82,6 +82,8 @@ struct socket_stats {
   uint64_t inbound_pauses = 0;
   /// Messages not delivered to a subscriber whose queue was full.
   uint64_t subscriber_overflows = 0;
+  /// `phoenix` replies matching no pending heartbeat or ping (late, duplicate, unknown).
+  uint64_t unmatched_replies = 0;
 };
 
 /// Counters of a channel, for tests, tools and monitoring.
@@ -161,7 +163,8 @@ typename Inspector::result_type inspect(Inspector& f, socket_stats& x) {
   return f(caf::meta::type_name("phx::socket_stats"), x.generation, x.opens,
            x.reconnects, x.channels, x.buffered_frames, x.buffered_bytes,
            x.buffer_overflows, x.frames_in, x.frames_out, x.decode_errors,
-           x.unrouted, x.heartbeat_timeouts, x.inbound_pauses, x.subscriber_overflows);
+           x.unrouted, x.heartbeat_timeouts, x.inbound_pauses, x.subscriber_overflows,
+           x.unmatched_replies);
 }
 
 template <class Inspector>
@@ -284,8 +287,9 @@ using channel_actor = caf::typed_actor<
   // INTERNAL: the socket lost its connection (reason: connection_closed,
   // connection_error, heartbeat_timeout).
   caf::reacts_to<error_atom, std::string>,
-  // INTERNAL: another channel joins this topic: leave if joined or joining.
-  caf::reacts_to<duplicate_atom>,
+  // INTERNAL: another channel joins this topic with this ref: leave if
+  // joined or joining with an older join.
+  caf::reacts_to<duplicate_atom, std::string>,
   // INTERNAL: the socket refused to send the message with this ref.
   caf::reacts_to<refused_atom, std::string, caf::error>,
   // INTERNAL: timers, tagged with an epoch or a push id.
@@ -344,6 +348,13 @@ using socket_actor = caf::typed_actor<
 /// Registers the message types and the error category of phx with a config.
 /// Needed by every actor system that exchanges phx messages with another node.
 void add_message_types(caf::actor_system_config& cfg);
+
+/// Sets CAF's scheduler up for a client: `workers` worker threads (0: one
+/// per core) and short idle polling. CAF's defaults (at least 4 workers, each
+/// sleeping 50 us at a time for 25 ms after every job) spend more CPU on waking
+/// up than a socket spends on its frames: docs/benchmarks.md has the figures.
+/// The facade's own actor system uses it; call it on a config of yours.
+void tune_scheduler(caf::actor_system_config& cfg, size_t workers = 0);
 
 } // namespace phx
 

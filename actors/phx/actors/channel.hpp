@@ -6,7 +6,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -91,7 +90,8 @@ struct channel_actor_state {
 
   std::vector<subscriber<channel_subscriber_actor>> subscribers;
   channel_stats stats;
-  std::mt19937_64 rng{std::random_device{}()};
+  /// Jitter of the rejoin backoff.
+  protocol::jitter_random rng{fresh_jitter_seed()};
 
   channel_actor_state() = default;
   channel_actor_state(const channel_actor_state&) = delete;

@@ -28,6 +28,10 @@ namespace phx {
 constexpr std::chrono::milliseconds default_timeout{10000};
 constexpr std::chrono::milliseconds default_heartbeat_interval{30000};
 
+/// A seed for the jitter of one socket or channel: distinct for every call
+/// in a process, unpredictable across processes (thread-safe).
+uint64_t fresh_jitter_seed() noexcept;
+
 /// Makes the TRANSPORT of one connection attempt. The default spawns the real
 /// websocketpp transport; deterministic tests plug in a fake.
 using transport_factory = std::function<transport::transport_actor(

@@ -5,7 +5,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -85,7 +84,8 @@ struct socket_state {
   std::shared_ptr<transport::credit> inbound;
 
   socket_stats stats;
-  std::mt19937_64 rng{std::random_device{}()};
+  /// Jitter of the reconnect backoff.
+  protocol::jitter_random rng{fresh_jitter_seed()};
 
   socket_state() = default;
   socket_state(const socket_state&) = delete;

@@ -52,6 +52,10 @@ bool append_json(std::string& out, const json_value& value);
 /// Deep copy of a value into a new document.
 json_document copy_json(const json_value& value);
 
+/// Deep copy of a value into a small block of its own (no 64 KiB first chunk
+/// as a `json_document` makes, nothing shared with the source).
+json_ptr detach_json(const json_value& value);
+
 /// True if `s` is valid UTF-8 (and encodes no UTF-16 surrogate).
 bool is_valid_utf8(std::string_view s) noexcept;
 

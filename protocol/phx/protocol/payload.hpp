@@ -69,6 +69,11 @@ public:
   /// The bytes viewed as a string (no copy); empty for JSON.
   std::string_view binary_view() const noexcept;
 
+  /// A payload equal to this one that owns only its own value: a JSON value
+  /// decoded from a frame shares the whole frame's storage, which a payload
+  /// kept for long (a join reply) should not pin. Bytes are shared as they are.
+  payload detached() const;
+
   /// Compact JSON text of a JSON payload; for bytes, a JSON string of base64.
   std::string to_string() const;
 

@@ -1,6 +1,8 @@
 // CLIENT.md, sections Channel and Push: one test per rule, in virtual time.
 #include "fixture.hpp"
 
+#include <algorithm>
+
 using namespace phx_test;
 using phx::channel_state;
 
@@ -11,6 +13,18 @@ size_t count(const std::vector<message>& ms, const std::string& event) {
   for (auto& m : ms)
     if (m.event == event)
       ++n;
+  return n;
+}
+
+int64_t millis(caf::timespan t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
+}
+
+/// Counts every outcome a push's hooks see, whatever its status.
+std::shared_ptr<int> count_outcomes(const std::shared_ptr<phx::push_hooks>& h) {
+  auto n = std::make_shared<int>(0);
+  for (auto status : {"ok", "error", "timeout", "failed"})
+    h->receive(status, [n](const payload&) { ++*n; });
   return n;
 }
 
@@ -485,6 +499,213 @@ BOOST_AUTO_TEST_CASE(a_push_whose_channel_dies_times_out_at_once) {
   BOOST_REQUIRE(h->outcome());
   BOOST_CHECK_EQUAL(h->outcome()->status, "timeout");
   BOOST_CHECK(h->outcome()->error == phx::ec::push_timeout);
+}
+
+BOOST_AUTO_TEST_CASE(join_ok_resets_the_rejoin_tries) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  auto jr = join_ok(c);
+  auto next_join = [&] {
+    auto before = count(sent(), "phx_join");
+    return millis(advance_until([&] { return count(sent(), "phx_join") > before; }, 20s));
+  };
+  auto crash = [&](const std::string& join_ref) {
+    receive_text("[\"" + join_ref + "\",\"" + join_ref
+                 + "\",\"room:a\",\"phx_error\",{\"reason\":\"crash\"}]");
+    BOOST_REQUIRE(state_of(c) == channel_state::errored);
+  };
+  std::vector<int64_t> gaps;
+  crash(jr);
+  gaps.push_back(next_join());
+  auto j = sent_events("phx_join").back();
+  reply(j.join_ref, *j.ref, "room:a", "error");
+  gaps.push_back(next_join());
+  j = sent_events("phx_join").back();
+  reply(j.join_ref, *j.ref, "room:a", "ok");
+  BOOST_REQUIRE(state_of(c) == channel_state::joined);
+  crash(*j.join_ref);
+  gaps.push_back(next_join());
+  std::vector<int64_t> want = {1000, 2000, 1000};
+  BOOST_CHECK_EQUAL_COLLECTIONS(gaps.begin(), gaps.end(), want.begin(), want.end());
+}
+
+BOOST_AUTO_TEST_CASE(leave_while_joining_stops_the_join_timeout_and_no_join_follows) {
+  auto opts = options();
+  opts.heartbeat_interval = caf::timespan{0}; // only the channel's timers run
+  start(std::move(opts));
+  connect_and_open();
+  auto c = channel("room:a");
+  join(c);
+  caf::anon_send(c->hdl, phx::leave_atom::value, caf::timespan{10s});
+  run();
+  BOOST_CHECK(state_of(c) == channel_state::leaving);
+  for (int i = 0; i < 120; ++i)
+    advance(1s);
+  BOOST_CHECK(state_of(c) == channel_state::closed);
+  BOOST_CHECK_EQUAL(count(sent(), "phx_join"), 1u);
+  // The leave's own; a join timeout would have sent another.
+  BOOST_CHECK_EQUAL(count(sent(), "phx_leave"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(leave_while_errored_stops_the_rejoin_timer) {
+  auto opts = options();
+  opts.heartbeat_interval = caf::timespan{0};
+  start(std::move(opts));
+  connect_and_open();
+  auto c = channel("room:a");
+  join(c);
+  auto j = last_sent();
+  reply(j.join_ref, *j.ref, "room:a", "error"); // a rejoin is due in 1 s
+  BOOST_REQUIRE(state_of(c) == channel_state::errored);
+  caf::anon_send(c->hdl, phx::leave_atom::value, caf::timespan{10s});
+  run();
+  for (int i = 0; i < 120; ++i)
+    advance(1s);
+  BOOST_CHECK(state_of(c) == channel_state::closed);
+  BOOST_CHECK_EQUAL(count(sent(), "phx_join"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(joining_a_duplicate_topic_leaves_the_other_channel_while_it_is_joining) {
+  start(options());
+  connect_and_open();
+  auto first = channel("room:a");
+  join(first);
+  auto fj = last_sent();
+  auto second = channel("room:a");
+  join(second);
+  BOOST_CHECK(state_of(first) == channel_state::leaving);
+  BOOST_CHECK(state_of(second) == channel_state::joining);
+  auto leaves = sent_events("phx_leave");
+  BOOST_REQUIRE_EQUAL(leaves.size(), 1u);
+  BOOST_CHECK_EQUAL(*leaves[0].join_ref, *fj.join_ref);
+}
+
+BOOST_AUTO_TEST_CASE(a_rejoin_leaves_the_other_channel_of_the_same_topic) {
+  start(options());
+  connect_and_open();
+  auto a = channel("room:a");
+  join(a);
+  auto aj = last_sent();
+  reply(aj.join_ref, *aj.ref, "room:a", "error"); // a rejoins in 1 s
+  auto b = channel("room:a");
+  auto bj = join_ok(b); // a is errored: not left
+  BOOST_CHECK(state_of(a) == channel_state::errored);
+  BOOST_CHECK_EQUAL(count(sent(), "phx_leave"), 0u);
+  advance(1s);
+  BOOST_CHECK(state_of(a) == channel_state::joining);
+  BOOST_CHECK(state_of(b) == channel_state::leaving);
+  auto leaves = sent_events("phx_leave");
+  BOOST_REQUIRE_EQUAL(leaves.size(), 1u);
+  BOOST_CHECK_EQUAL(*leaves[0].join_ref, bj);
+}
+
+BOOST_AUTO_TEST_CASE(when_two_channels_of_a_topic_rejoin_on_reopen_the_last_one_stays) {
+  start(options());
+  connect_and_open();
+  auto a = channel("room:a");
+  join(a);
+  auto aj = last_sent();
+  reply(aj.join_ref, *aj.ref, "room:a", "error");
+  auto b = channel("room:a");
+  join_ok(b);
+  close(1006); // both errored
+  advance(1s);
+  open();
+  // Both rejoin, a first: as in phoenix.js, b's rejoin leaves a, and a's
+  // (older) rejoin does not leave b.
+  auto joins = sent_events("phx_join");
+  BOOST_REQUIRE_EQUAL(joins.size(), 2u);
+  BOOST_CHECK(state_of(a) == channel_state::leaving);
+  BOOST_CHECK(state_of(b) == channel_state::joining);
+  auto leaves = sent_events("phx_leave");
+  BOOST_REQUIRE_EQUAL(leaves.size(), 1u);
+  BOOST_CHECK_EQUAL(*leaves[0].join_ref, *joins[0].join_ref);
+}
+
+BOOST_AUTO_TEST_CASE(every_join_push_has_a_new_ref_equal_to_its_join_ref) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  auto joins = [&] { return count(sent(), "phx_join"); };
+  join(c); // 1: the join
+  auto j = last_sent();
+  reply(j.join_ref, *j.ref, "room:a", "error");
+  advance_until([&] { return joins() == 2; }, 20s); // 2: rejoin after an error
+  advance_until([&] { return joins() == 3; }, 20s); // 3: rejoin after a join timeout
+  j = sent_events("phx_join").back();
+  reply(j.join_ref, *j.ref, "room:a", "ok");
+  close(1006);
+  advance(1s);
+  BOOST_REQUIRE_EQUAL(transports.size(), 2u);
+  open(); // 4: rejoin on reopen
+  std::vector<message> all;
+  for (size_t i = 0; i < transports.size(); ++i)
+    for (auto& m : sent(i))
+      if (m.event == "phx_join")
+        all.push_back(m);
+  BOOST_REQUIRE_EQUAL(all.size(), 4u);
+  std::vector<std::string> refs;
+  for (auto& m : all) {
+    BOOST_REQUIRE(m.join_ref && m.ref);
+    BOOST_CHECK_EQUAL(*m.join_ref, *m.ref);
+    BOOST_CHECK(std::find(refs.begin(), refs.end(), *m.ref) == refs.end());
+    refs.push_back(*m.ref);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_pending_push_times_out_once_when_the_socket_goes_away) {
+  start(options());
+  connect_and_open();
+  auto joined = channel("room:a");
+  join_ok(joined);
+  auto in_flight = push(joined, "echo");
+  auto joining = channel("room:b");
+  join(joining);
+  auto buffered = push(joining, "early");
+  auto n_in_flight = count_outcomes(in_flight);
+  auto n_buffered = count_outcomes(buffered);
+  caf::anon_send_exit(socket, caf::exit_reason::kill);
+  run();
+  for (auto& h : {in_flight, buffered}) {
+    BOOST_REQUIRE(h->outcome());
+    BOOST_CHECK_EQUAL(h->outcome()->status, "timeout");
+    BOOST_CHECK(h->outcome()->error == phx::ec::push_timeout);
+  }
+  advance(60s);
+  BOOST_CHECK_EQUAL(*n_in_flight, 1);
+  BOOST_CHECK_EQUAL(*n_buffered, 1);
+}
+
+BOOST_AUTO_TEST_CASE(every_pending_push_times_out_once_after_disconnect) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  join_ok(c);
+  auto in_flight = push(c, "echo", payload{}, 5s);
+  auto n_in_flight = count_outcomes(in_flight);
+  caf::anon_send(socket, phx::disconnect_atom::value, uint16_t{1000}, std::string{});
+  run();
+  close(1000);
+  BOOST_REQUIRE(state_of(c) == channel_state::errored);
+  // Pushed after the disconnect: waits in the channel's buffer.
+  auto buffered = push(c, "later", payload{}, 5s);
+  auto n_buffered = count_outcomes(buffered);
+  // The disconnect itself ends no push: each runs to its own timeout.
+  advance(4999ms);
+  BOOST_CHECK(!in_flight->outcome());
+  BOOST_CHECK(!buffered->outcome());
+  advance(1ms);
+  for (auto& h : {in_flight, buffered}) {
+    BOOST_REQUIRE(h->outcome());
+    BOOST_CHECK_EQUAL(h->outcome()->status, "timeout");
+    BOOST_CHECK(h->outcome()->error == phx::ec::push_timeout);
+  }
+  advance(60s);
+  BOOST_CHECK_EQUAL(*n_in_flight, 1);
+  BOOST_CHECK_EQUAL(*n_buffered, 1);
+  BOOST_CHECK_EQUAL(count(sent(), "later"), 0u);
+  BOOST_CHECK(deref<phx::channel_actor_state>(c->hdl).pushes.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,8 @@
 // CLIENT.md, section Socket: one test per rule, in virtual time.
 #include "fixture.hpp"
 
+#include "phx/socket.hpp"
+
 using namespace phx_test;
 using phx::connection_state;
 
@@ -497,6 +499,250 @@ BOOST_AUTO_TEST_CASE(a_crashing_channel_takes_down_neither_socket_nor_others) {
   BOOST_CHECK_EQUAL(b->events.size(), 1u);
   BOOST_CHECK(sock_state().conn == connection_state::open);
   BOOST_CHECK_EQUAL(sock_state().stats.channels, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_custom_serializer_replaces_the_built_in_one_both_ways) {
+  // The custom wire format wraps V2 text in "<" and ">": the built-in
+  // serializer can neither produce nor read it.
+  auto v2 = std::make_shared<phx::protocol::v2_serializer>(phx::protocol::role::client);
+  phx::protocol::encode_fn enc = [v2](const message& m) {
+    auto f = v2->encode(m);
+    if (f)
+      f->data = "<" + f->data + ">";
+    return f;
+  };
+  phx::protocol::decode_fn dec = [v2](phx::protocol::frame_type t, std::string&& d)
+    -> phx::protocol::result<message> {
+    if (d.size() < 2 || d.front() != '<' || d.back() != '>')
+      return phx::protocol::error{phx::protocol::errc::wrong_shape, "not wrapped"};
+    return v2->decode(t, d.substr(1, d.size() - 2));
+  };
+  auto opts = options();
+  opts.serializer = std::make_shared<phx::protocol::custom_serializer>(v2, enc, dec);
+  start(std::move(opts));
+  connect_and_open();
+  // A custom encoder may not check UTF-8: the transport is asked to.
+  BOOST_CHECK(current()->req.validate_outbound_utf8);
+  auto c = channel("room:a");
+  join(c);
+  BOOST_REQUIRE_EQUAL(current()->frames.size(), 1u);
+  auto out = current()->frames.back().data;
+  BOOST_REQUIRE(out.size() > 2 && out.front() == '<' && out.back() == '>');
+  auto j = server.decode(phx::protocol::frame_type::text,
+                         std::string_view{out}.substr(1, out.size() - 2));
+  BOOST_REQUIRE(j);
+  BOOST_CHECK_EQUAL(j->event, "phx_join");
+  auto r = server.encode(message::reply(j->join_ref, *j->ref, "room:a", "ok", payload{}));
+  BOOST_REQUIRE(r);
+  // A built-in frame is refused by the custom decoder ...
+  receive_text(r->data);
+  BOOST_CHECK_EQUAL(sock_state().stats.decode_errors, 1u);
+  BOOST_CHECK(state_of(c) == phx::channel_state::joining);
+  // ... and the custom one gets through.
+  receive_text("<" + r->data + ">");
+  BOOST_CHECK(state_of(c) == phx::channel_state::joined);
+  BOOST_CHECK_EQUAL(sock_state().stats.decode_errors, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_transport_error_sends_connection_error_to_joining_and_joined_channels) {
+  start(options());
+  std::vector<std::string> errors;
+  hooks->on_error.add(hooks->make_ref(),
+                      [&](const std::string& r, int) { errors.push_back(r); });
+  connect_and_open();
+  auto joined = channel("room:joined");
+  auto joining = channel("room:joining");
+  join_ok(joined);
+  join(joining);
+  fail("connection reset by peer");
+  BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+  BOOST_CHECK_EQUAL(errors[0], "connection reset by peer");
+  for (auto& c : {joined, joining}) {
+    BOOST_REQUIRE_EQUAL(c->events.size(), 1u);
+    BOOST_CHECK_EQUAL(c->events[0].event, "phx_error");
+    auto& p = c->events[0].payload.json();
+    BOOST_CHECK_EQUAL(std::string(p["reason"].GetString()), "connection_error");
+    BOOST_CHECK_EQUAL(std::string(p["source"].GetString()), "transport");
+    BOOST_CHECK(state_of(c) == phx::channel_state::errored);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_send_buffer_is_bounded_in_bytes_and_a_refused_join_fails_with_send_buffer_full) {
+  auto opts = options();
+  // Each join frame, e.g. ["1","1","room:0","phx_join",{}], is 32 bytes: two fit, not three.
+  opts.max_send_buffer_bytes = 70;
+  start(std::move(opts));
+  connect();
+  auto a = channel("room:0");
+  auto b = channel("room:1");
+  join(a);
+  join(b);
+  BOOST_REQUIRE_EQUAL(sock_state().send_buffer.size(), 2u);
+  size_t bytes = 0;
+  for (auto& f : sock_state().send_buffer)
+    bytes += f.frame.data.size();
+  BOOST_CHECK_EQUAL(sock_state().buffered_bytes, bytes);
+  BOOST_CHECK_EQUAL(bytes, 64u);
+  auto c = channel("room:2");
+  caf::error err;
+  bool replied = false;
+  spawn([&](caf::event_based_actor* me) {
+    me->request(c->hdl, caf::infinite, phx::join_atom::value, caf::timespan{10s})
+      .then([&](phx::reply&) { replied = true; }, [&](caf::error& e) { err = e; });
+  });
+  run();
+  // Refused by bytes (far below the frame bound), at once, with its own error.
+  BOOST_CHECK(!replied);
+  BOOST_CHECK(err == phx::ec::send_buffer_full);
+  BOOST_CHECK_EQUAL(sock_state().send_buffer.size(), 2u);
+  BOOST_CHECK_EQUAL(sock_state().buffered_bytes, 64u);
+  BOOST_CHECK_EQUAL(sock_state().stats.buffer_overflows, 1u);
+  BOOST_REQUIRE_EQUAL(c->joins.size(), 1u);
+  BOOST_CHECK_EQUAL(c->joins[0], "failed");
+}
+
+BOOST_AUTO_TEST_CASE(a_push_refused_by_the_send_buffer_fails_with_send_buffer_full) {
+  auto opts = options();
+  opts.max_send_buffer_bytes = 100;
+  start(std::move(opts));
+  connect_and_open();
+  auto c = channel("room:a");
+  join_ok(c);
+  // The channel sends the push while it still sees the connection open; the
+  // socket handles the close first, so the frame must wait in the send
+  // buffer, and it is larger than the buffer's byte bound.
+  auto h = std::make_shared<phx::push_hooks>(hooks->gate);
+  auto big = "{\"data\":\"" + std::string(200, 'x') + "\"}";
+  caf::anon_send(c->hdl, phx::push_atom::value, std::string{"big"}, json(big.c_str()),
+                 caf::timespan{10s}, h);
+  caf::anon_send(socket, phx::closed_atom::value, current()->gen, uint16_t{1006},
+                 std::string{});
+  run();
+  BOOST_REQUIRE(h->outcome());
+  BOOST_CHECK_EQUAL(h->outcome()->status, "failed");
+  BOOST_CHECK(h->outcome()->error == phx::ec::send_buffer_full);
+  BOOST_CHECK(sock_state().send_buffer.empty());
+  BOOST_CHECK_EQUAL(sock_state().stats.buffer_overflows, 1u);
+  BOOST_CHECK(deref<phx::channel_actor_state>(c->hdl).pushes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_cancels_an_armed_reconnect_timer) {
+  start(options());
+  connect_and_open();
+  close(1006); // the reconnect is due in 1 s
+  advance(500ms);
+  std::optional<connection_state> done;
+  spawn([&](caf::event_based_actor* me) {
+    me->request(socket, caf::infinite, phx::disconnect_atom::value, uint16_t{1000},
+                std::string{})
+      .then([&](connection_state s) { done = s; });
+  });
+  run();
+  BOOST_REQUIRE(done);
+  BOOST_CHECK(*done == connection_state::closed);
+  for (int i = 0; i < 70; ++i)
+    advance(1s);
+  BOOST_CHECK_EQUAL(transports.size(), 1u);
+  BOOST_CHECK(sock_state().conn == connection_state::closed);
+}
+
+BOOST_AUTO_TEST_CASE(the_facade_disconnect_closes_with_code_1000_by_default) {
+  // The actor API takes the code explicitly; phx::socket::disconnect() has the default.
+  phx::socket::options o;
+  o.logger = [](phx::log_level, std::string_view, std::string_view) {};
+  phx::socket s{sys, "ws://localhost:4000/socket", o};
+  // No network in unit tests: give its SOCKET actor a fake connection.
+  auto log = std::make_shared<transport_log>();
+  auto t = sys.spawn(fake_transport, log);
+  transport_handles.push_back(t);
+  deref<phx::socket_state>(s.actor()).transport = t;
+  s.disconnect();
+  run();
+  BOOST_CHECK_EQUAL(log->closes, 1);
+  BOOST_CHECK_EQUAL(log->close_code, 1000);
+}
+
+BOOST_AUTO_TEST_CASE(a_heartbeat_timeout_errors_a_joining_channel_too) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  join(c, 120s); // still joining when the heartbeat times out
+  advance(30s);
+  advance(30s);
+  BOOST_CHECK_EQUAL(current()->aborts, 1);
+  BOOST_REQUIRE_EQUAL(c->events.size(), 1u);
+  BOOST_CHECK_EQUAL(c->events[0].event, "phx_error");
+  BOOST_CHECK_EQUAL(std::string(c->events[0].payload.json()["reason"].GetString()),
+                    "heartbeat_timeout");
+  BOOST_CHECK(state_of(c) == phx::channel_state::errored);
+}
+
+BOOST_AUTO_TEST_CASE(drops_stale_join_refs_for_phx_error_phx_close_and_phx_reply_too) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  auto jr = join_ok(c);
+  auto h = push(c, "echo");
+  auto ref = *last_sent().ref;
+  receive_text(R"(["999","999","room:a","phx_error",{"reason":"stale"}])");
+  receive_text(R"(["999","999","room:a","phx_close",{}])");
+  reply(std::string{"999"}, ref, "room:a", "ok");
+  BOOST_CHECK(state_of(c) == phx::channel_state::joined);
+  BOOST_CHECK(c->events.empty());
+  BOOST_CHECK(!h->outcome());
+  BOOST_CHECK_EQUAL(deref<phx::channel_actor_state>(c->hdl).stats.stale_dropped, 3u);
+  // The same reply with the current join_ref resolves the push.
+  reply(jr, ref, "room:a", "ok");
+  BOOST_REQUIRE(h->outcome());
+  BOOST_CHECK_EQUAL(h->outcome()->status, "ok");
+}
+
+BOOST_AUTO_TEST_CASE(refs_are_never_reused_across_a_reconnect) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  join_ok(c);
+  push(c, "echo");
+  close(1006);
+  advance(1s);
+  BOOST_REQUIRE_EQUAL(transports.size(), 2u);
+  open();
+  auto j = last_sent();
+  BOOST_REQUIRE_EQUAL(j.event, "phx_join");
+  reply(j.join_ref, *j.ref, "room:a", "ok");
+  push(c, "echo");
+  std::vector<uint64_t> refs;
+  for (size_t i = 0; i < transports.size(); ++i)
+    for (auto& m : sent(i))
+      refs.push_back(std::stoull(*m.ref));
+  BOOST_REQUIRE_EQUAL(refs.size(), 4u);
+  for (size_t i = 1; i < refs.size(); ++i)
+    BOOST_CHECK_MESSAGE(refs[i] > refs[i - 1], "ref " << refs[i] << " after " << refs[i - 1]);
+}
+
+BOOST_AUTO_TEST_CASE(refs_are_never_reused_across_disconnect_and_connect) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  join_ok(c);
+  push(c, "echo");
+  caf::anon_send(socket, phx::disconnect_atom::value, uint16_t{1000}, std::string{});
+  run();
+  close(1000);
+  connect();
+  BOOST_REQUIRE_EQUAL(transports.size(), 2u);
+  open();
+  auto j = last_sent();
+  BOOST_REQUIRE_EQUAL(j.event, "phx_join");
+  reply(j.join_ref, *j.ref, "room:a", "ok");
+  push(c, "echo");
+  std::vector<uint64_t> refs;
+  for (size_t i = 0; i < transports.size(); ++i)
+    for (auto& m : sent(i))
+      refs.push_back(std::stoull(*m.ref));
+  BOOST_REQUIRE_EQUAL(refs.size(), 4u);
+  for (size_t i = 1; i < refs.size(); ++i)
+    BOOST_CHECK_MESSAGE(refs[i] > refs[i - 1], "ref " << refs[i] << " after " << refs[i - 1]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

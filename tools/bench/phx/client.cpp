@@ -36,12 +36,15 @@ namespace {
 using namespace phx::bench;
 using namespace std::chrono_literals;
 
-/// CAF's scheduler as a user gets it, unless an experiment says otherwise
-/// (`--caf-max-threads N`, `--caf-poll-attempts N`: see docs/benchmarks.md;
-/// likewise `--timeout-ms`, the push timeout, 10 s by default).
+/// CAF's scheduler as phx recommends it (`phx::tune_scheduler`: one worker
+/// per core, short idle polling), or CAF's own defaults with `--caf-defaults 1`.
+/// Experiments: `--caf-max-threads N`, `--caf-poll-attempts N` (see
+/// docs/benchmarks.md); likewise `--timeout-ms`, the push timeout, 10 s by default.
 struct bench_config : caf::actor_system_config {
   bench_config() {
     phx::add_message_types(*this);
+    if (!caf_defaults)
+      phx::tune_scheduler(*this);
     if (max_threads > 0)
       set("scheduler.max-threads", static_cast<size_t>(max_threads));
     if (poll_attempts >= 0) {
@@ -49,6 +52,7 @@ struct bench_config : caf::actor_system_config {
       set("work-stealing.moderate-poll-attempts", static_cast<size_t>(poll_attempts));
     }
   }
+  static inline bool caf_defaults = false;
   static inline long max_threads = 0;
   static inline long poll_attempts = -1;
 };
@@ -653,6 +657,7 @@ int main(int argc, char** argv) {
     if (api != "facade" && api != "actor")
       throw std::invalid_argument("--api is facade or actor");
     bool actor_api = api == "actor";
+    bench_config::caf_defaults = a.number("caf-defaults", 0) != 0;
     bench_config::max_threads = a.number("caf-max-threads", 0);
     bench_config::poll_attempts = a.number("caf-poll-attempts", -1);
     auto workload = a.text("workload");
