@@ -1,19 +1,10 @@
 #include "phx/actors/actors.hpp"
 
 #include <algorithm>
-#include <thread>
 
 #include <caf/actor_system_config.hpp>
 
 namespace phx {
-
-namespace {
-
-// Spin briefly, then a few 50 us naps, then sleep on CAF's condition variable.
-constexpr size_t phx_aggressive_polls = 100;
-constexpr size_t phx_moderate_polls = 10;
-
-} // namespace
 
 std::string to_string(channel_state x) {
   switch (x) {
@@ -71,11 +62,7 @@ void add_message_types(caf::actor_system_config& cfg) {
 }
 
 void tune_scheduler(caf::actor_system_config& cfg, size_t workers) {
-  if (workers == 0)
-    workers = std::max(1u, std::thread::hardware_concurrency());
-  cfg.set("scheduler.max-threads", workers);
-  cfg.set("work-stealing.aggressive-poll-attempts", phx_aggressive_polls);
-  cfg.set("work-stealing.moderate-poll-attempts", phx_moderate_polls);
+  cfg.set("scheduler.max-threads", std::max(workers, size_t{1}));
 }
 
 } // namespace phx

@@ -217,6 +217,10 @@ result<std::string> encode_v2_json(const message& msg) {
 }
 
 result<message> decode_v2_json(std::string&& text, role r) {
+  return decode_v2_json(std::move(text), r, nullptr);
+}
+
+result<message> decode_v2_json(std::string&& text, role r, json_ptr* loose) {
   auto st = json_storage::parse(std::move(text));
   if (!st)
     return st.error();
@@ -230,14 +234,18 @@ result<message> decode_v2_json(std::string&& text, role r) {
     return make_error(errc::wrong_shape, std::move(what));
   }
   message msg;
-  if (auto err = read_ref(root[0], "join_ref", msg.join_ref))
+  auto err = read_ref(root[0], "join_ref", msg.join_ref);
+  if (!err)
+    err = read_ref(root[1], "ref", msg.ref);
+  if (!err)
+    err = read_name(root[2], "topic", msg.topic);
+  if (!err)
+    err = read_name(root[3], "event", msg.event);
+  if (err) {
+    if (loose)
+      *loose = json_ptr{std::move(*st), &root};
     return *err;
-  if (auto err = read_ref(root[1], "ref", msg.ref))
-    return *err;
-  if (auto err = read_name(root[2], "topic", msg.topic))
-    return *err;
-  if (auto err = read_name(root[3], "event", msg.event))
-    return *err;
+  }
   msg.payload = payload{json_ptr{std::move(*st), &root[4]}};
   if (r == role::client && msg.is_reply())
     if (auto err = normalize_reply(msg))

@@ -91,7 +91,12 @@ BOOST_AUTO_TEST_CASE(a_slow_callback_pauses_reads_and_loses_nothing) {
                                    << " KiB, inbound pauses " << stats.inbound_pauses);
   BOOST_CHECK_GT(stats.inbound_pauses, 0u);
   // Without backpressure a million queued events would take hundreds of MiB.
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine (256 MiB) keeps freed blocks resident: RSS says nothing there.
+  BOOST_TEST_MESSAGE("RSS bound not checked under AddressSanitizer");
+#else
   BOOST_CHECK_LT(rss_peak.load() - rss_before, 64 * 1024);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_subscriber_actor_loses_what_its_queue_cannot_hold) {

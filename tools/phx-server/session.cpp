@@ -63,46 +63,8 @@ payload joined(const std::string& topic) {
   return payload{std::move(doc)};
 }
 
-std::optional<std::string> opt_string(const json_value& v) {
-  if (!v.IsString())
-    return std::nullopt;
-  return std::string{v.GetString(), v.GetStringLength()};
-}
-
 bool is_string(const json_value& v, std::string_view s) {
   return v.IsString() && std::string_view{v.GetString(), v.GetStringLength()} == s;
-}
-
-// Phoenix's V2 `decode_text` is `[join_ref, ref, topic, event, payload | _] =
-// Jason.decode!(text)`: a list of five or more, no type checked. protocol/'s
-// decoder (the client's) refuses fields of the wrong type, so this server
-// reads V2 text itself: a well-typed list becomes the `message` that
-// `decode_v2_json` makes; one whose refs are not strings or null, or whose
-// topic or event is not a string, cannot be a `message`: `loose` is set to it
-// (and an invalid_field error returned) for `process_loose` to route.
-phx::protocol::result<message> decode_v2_text(std::string&& text, json_ptr& loose) {
-  auto parsed = phx::protocol::parse_json(std::move(text));
-  if (!parsed)
-    return parsed.error();
-  const json_value& root = **parsed;
-  if (!root.IsArray() || root.Size() < 5)
-    return phx::protocol::make_error(
-      phx::protocol::errc::wrong_shape,
-      "a V2 frame is a JSON array [join_ref, ref, topic, event, payload | _]");
-  auto ref_like = [](const json_value& v) { return v.IsString() || v.IsNull(); };
-  if (!ref_like(root[0]) || !ref_like(root[1]) || !root[2].IsString()
-      || !root[3].IsString()) {
-    loose = std::move(*parsed);
-    return phx::protocol::make_error(phx::protocol::errc::invalid_field,
-                                     "a field of a type a message cannot hold");
-  }
-  message msg;
-  msg.join_ref = opt_string(root[0]);
-  msg.ref = opt_string(root[1]);
-  msg.topic.assign(root[2].GetString(), root[2].GetStringLength());
-  msg.event.assign(root[3].GetString(), root[3].GetStringLength());
-  msg.payload = payload{json_ptr{std::move(*parsed), &root[4]}};
-  return msg;
 }
 
 // `phx_close` / `phx_error` as the socket sends them: ref = join_ref.
@@ -236,8 +198,12 @@ void session::process(frame_type type, std::string&& data) {
   if (!info_.v2)
     type = frame_type::text;
   json_ptr loose;
+  // Phoenix's V2 `decode_text` is `[join_ref, ref, topic, event, payload | _] =
+  // Jason.decode!(text)`, no type checked: a frame whose fields a `message`
+  // cannot hold comes back as `loose`, for `process_loose` to route.
   auto decoded = info_.v2 && type == frame_type::text
-                   ? decode_v2_text(std::move(data), loose)
+                   ? phx::protocol::decode_v2_json(std::move(data),
+                                                   phx::protocol::role::server, &loose)
                    : info_.serializer->decode(type, std::move(data));
   if (loose) {
     process_loose(*loose);

@@ -1,7 +1,7 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <functional>
 #include <memory>
@@ -20,6 +20,41 @@
 #include "phx/actors/subscriber.hpp"
 
 namespace phx {
+
+/// A FIFO queue on a vector: nothing is allocated while it is empty, where a
+/// `std::deque` allocates 576 bytes as it is made (per channel, per queue).
+template <class T>
+class fifo {
+public:
+  bool empty() const noexcept { return head_ == items_.size(); }
+  size_t size() const noexcept { return items_.size() - head_; }
+  const T& front() const { return items_[head_]; }
+  const T& back() const { return items_.back(); }
+
+  template <class... Ts>
+  void emplace_back(Ts&&... xs) {
+    items_.emplace_back(std::forward<Ts>(xs)...);
+  }
+
+  void pop_front() {
+    if (++head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+      // Dropping the consumed half costs what those pops saved: O(1) amortized.
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+  void clear() noexcept {
+    items_.clear();
+    head_ = 0;
+  }
+
+private:
+  std::vector<T> items_;
+  size_t head_ = 0;
+};
 
 /// The state of a CHANNEL actor: the state machine of phoenix.js's Channel,
 /// its join push, push buffer and bindings, and its REJOIN SUPERVISOR role
@@ -77,11 +112,11 @@ struct channel_actor_state {
   std::unordered_map<uint64_t, pending_push> pushes;
   std::unordered_map<std::string, uint64_t> by_ref;
   /// Ids of pushes waiting for a join, in order (ids of finished pushes are skipped).
-  std::deque<uint64_t> buffer;
+  std::vector<uint64_t> buffer;
   size_t buffered = 0;
   /// Push deadlines in order (finished ones leave lazily), plus those that
   /// arrived out of order (a shorter timeout than earlier pushes).
-  std::deque<std::pair<caf::actor_clock::time_point, uint64_t>> deadlines;
+  fifo<std::pair<caf::actor_clock::time_point, uint64_t>> deadlines;
   std::multimap<caf::actor_clock::time_point, uint64_t> late_deadlines;
   /// The one push timer: armed for `timer_at`, tagged with `timer_epoch`.
   bool timer_armed = false;

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,7 +68,7 @@ struct socket_state {
 
   // -- send buffer -----------------------------------------------------------------
 
-  std::deque<buffered_frame> send_buffer;
+  std::vector<buffered_frame> send_buffer;
   size_t buffered_bytes = 0;
 
   /// Frames for the transport, sent together at the next flush.

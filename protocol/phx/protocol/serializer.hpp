@@ -113,6 +113,11 @@ result<std::string> encode_v2_json(const message& msg);
 /// Decodes a V2 text frame. In the client role a `phx_reply` is normalized.
 result<message> decode_v2_json(std::string&& text, role r);
 
+/// The same; when the frame is an array of five or more whose refs, topic or
+/// event have types a `message` cannot hold, the error comes with the parsed
+/// array in `*loose` (Phoenix routes such frames anyway: phx-server does too).
+result<message> decode_v2_json(std::string&& text, role r, json_ptr* loose);
+
 /// Encodes a bytes-payload message as a V2 binary frame: kind 0 (push) for
 /// the client role; kind 0 (push), 1 (reply) or 2 (broadcast) for the server.
 result<std::string> encode_v2_binary(const message& msg, role r);

@@ -745,4 +745,18 @@ BOOST_AUTO_TEST_CASE(refs_are_never_reused_across_disconnect_and_connect) {
     BOOST_CHECK_MESSAGE(refs[i] > refs[i - 1], "ref " << refs[i] << " after " << refs[i - 1]);
 }
 
+BOOST_AUTO_TEST_CASE(tune_scheduler_gives_one_worker_unless_asked_for_more) {
+  caf::actor_system_config cfg;
+  phx::tune_scheduler(cfg);
+  BOOST_CHECK_EQUAL(caf::get_or(cfg, "scheduler.max-threads", size_t{0}), 1u);
+  phx::tune_scheduler(cfg, 0);
+  BOOST_CHECK_EQUAL(caf::get_or(cfg, "scheduler.max-threads", size_t{0}), 1u);
+  phx::tune_scheduler(cfg, 3);
+  BOOST_CHECK_EQUAL(caf::get_or(cfg, "scheduler.max-threads", size_t{0}), 3u);
+  // The setting reaches the scheduler: a system made from it has that many workers.
+  phx::tune_scheduler(cfg);
+  caf::actor_system sys{cfg};
+  BOOST_CHECK_EQUAL(sys.scheduler().num_workers(), 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
