@@ -697,6 +697,24 @@ BOOST_AUTO_TEST_CASE(drops_stale_join_refs_for_phx_error_phx_close_and_phx_reply
   BOOST_CHECK_EQUAL(h->outcome()->status, "ok");
 }
 
+// The second connection opened: rejoin, push, and check that every ref sent
+// on both connections is greater than the one before.
+template <class Channel>
+void rejoin_push_and_check_refs(fixture& f, const Channel& c) {
+  f.open();
+  auto j = f.last_sent();
+  BOOST_REQUIRE_EQUAL(j.event, "phx_join");
+  f.reply(j.join_ref, *j.ref, "room:a", "ok");
+  f.push(c, "echo");
+  std::vector<uint64_t> refs;
+  for (size_t i = 0; i < f.transports.size(); ++i)
+    for (auto& m : f.sent(i))
+      refs.push_back(std::stoull(*m.ref));
+  BOOST_REQUIRE_EQUAL(refs.size(), 4u);
+  for (size_t i = 1; i < refs.size(); ++i)
+    BOOST_CHECK_MESSAGE(refs[i] > refs[i - 1], "ref " << refs[i] << " after " << refs[i - 1]);
+}
+
 BOOST_AUTO_TEST_CASE(refs_are_never_reused_across_a_reconnect) {
   start(options());
   connect_and_open();
@@ -706,18 +724,7 @@ BOOST_AUTO_TEST_CASE(refs_are_never_reused_across_a_reconnect) {
   close(1006);
   advance(1s);
   BOOST_REQUIRE_EQUAL(transports.size(), 2u);
-  open();
-  auto j = last_sent();
-  BOOST_REQUIRE_EQUAL(j.event, "phx_join");
-  reply(j.join_ref, *j.ref, "room:a", "ok");
-  push(c, "echo");
-  std::vector<uint64_t> refs;
-  for (size_t i = 0; i < transports.size(); ++i)
-    for (auto& m : sent(i))
-      refs.push_back(std::stoull(*m.ref));
-  BOOST_REQUIRE_EQUAL(refs.size(), 4u);
-  for (size_t i = 1; i < refs.size(); ++i)
-    BOOST_CHECK_MESSAGE(refs[i] > refs[i - 1], "ref " << refs[i] << " after " << refs[i - 1]);
+  rejoin_push_and_check_refs(*this, c);
 }
 
 BOOST_AUTO_TEST_CASE(refs_are_never_reused_across_disconnect_and_connect) {
@@ -731,18 +738,7 @@ BOOST_AUTO_TEST_CASE(refs_are_never_reused_across_disconnect_and_connect) {
   close(1000);
   connect();
   BOOST_REQUIRE_EQUAL(transports.size(), 2u);
-  open();
-  auto j = last_sent();
-  BOOST_REQUIRE_EQUAL(j.event, "phx_join");
-  reply(j.join_ref, *j.ref, "room:a", "ok");
-  push(c, "echo");
-  std::vector<uint64_t> refs;
-  for (size_t i = 0; i < transports.size(); ++i)
-    for (auto& m : sent(i))
-      refs.push_back(std::stoull(*m.ref));
-  BOOST_REQUIRE_EQUAL(refs.size(), 4u);
-  for (size_t i = 1; i < refs.size(); ++i)
-    BOOST_CHECK_MESSAGE(refs[i] > refs[i - 1], "ref " << refs[i] << " after " << refs[i - 1]);
+  rejoin_push_and_check_refs(*this, c);
 }
 
 BOOST_AUTO_TEST_CASE(tune_scheduler_gives_one_worker_unless_asked_for_more) {
