@@ -367,6 +367,9 @@ void on_message(self_ptr self, protocol::message&& msg) {
     return;
   }
   if (msg.is_reply()) {
+    // phoenix.js's onMessage sees replies too, before the push they resolve.
+    if (st.hooks)
+      msg.payload = st.hooks->apply_transform(msg);
     on_reply(self, std::move(msg));
     return;
   }

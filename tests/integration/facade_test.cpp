@@ -598,6 +598,24 @@ BOOST_AUTO_TEST_CASE(channel_on_message_hook_transforms_payloads_before_the_bind
   BOOST_CHECK(t.log.wait_for(R"(later {"k":"v"})"));
 }
 
+BOOST_AUTO_TEST_CASE(channel_on_message_hook_transforms_replies_before_their_push) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  auto ch = t.joined(s, "room:hook");
+  ch.on_message([&](const phx::message& m) -> phx::payload {
+    if (m.event != "phx_reply")
+      return m.payload;
+    t.log.add("hook saw " + m.status + " " + str(m.payload));
+    return phx::object({{"status", m.status}, {"wrapped", m.payload}});
+  });
+  auto out = ch.push("echo", phx::object({{"n", 2}})).wait_for(10s);
+  BOOST_REQUIRE(out);
+  BOOST_CHECK_EQUAL(out->status, "ok");
+  BOOST_CHECK_EQUAL(str(out->response), R"({"status":"ok","wrapped":{"n":2}})");
+  BOOST_CHECK_EQUAL(t.log.count(R"(hook saw ok {"n":2})"), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(connection_state_follows_open_and_closed) {
   session t;
   auto s = t.make_socket();

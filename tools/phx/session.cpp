@@ -203,9 +203,11 @@ void session::join(const std::string& topic, const payload& params) {
       closed->store(true);
     w->write(state_line(topic, to_string(s)));
   });
-  // phoenix.js's onMessage sees every inbound event of the channel: report it as is.
+  // phoenix.js's onMessage sees every inbound message of the channel: report
+  // each event as is; replies have their own `join` and `reply` lines.
   ch.on_message([w, topic](const message& m) {
-    w->write(event_line(topic, m.event, m.payload));
+    if (!m.is_reply())
+      w->write(event_line(topic, m.event, m.payload));
     return m.payload;
   });
   std::shared_ptr<phx::presence> pr;
