@@ -431,7 +431,11 @@ phx::channel socket::channel(const std::string& topic, std::function<payload()> 
   cc->join_push = std::make_shared<push_hooks>(sc.hooks->gate, true);
   cc->hooks->set_on_join([jp = cc->join_push](const reply& r) {
     // The facade keeps the join outcome for as long as the channel: own it.
-    jp->resolve({r.status, r.response.detached(), caf::error{}});
+    // A timed-out attempt carries its code, as a push's timeout does.
+    auto err = r.status == "timeout"
+                 ? caf::make_error(ec::join_timeout, "no join reply in time")
+                 : caf::error{};
+    jp->resolve({r.status, r.response.detached(), std::move(err)});
   });
   channel_options opts;
   opts.topic = topic;

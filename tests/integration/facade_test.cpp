@@ -66,6 +66,20 @@ struct session {
 
 } // namespace
 
+BOOST_AUTO_TEST_CASE(a_join_that_outlasts_its_timeout_times_out_and_the_channel_errors) {
+  session t;
+  auto s = t.make_socket();
+  s.connect();
+  BOOST_REQUIRE(t.log.wait_for("open"));
+  // phx-server delays this join's reply by 3 s; the join waits 300 ms.
+  auto slow = s.channel("room:slow", phx::object({{"sleep_ms", 3000}}));
+  auto out = slow.join(std::chrono::milliseconds{300}).wait_for(10s);
+  BOOST_REQUIRE(out);
+  BOOST_CHECK_EQUAL(out->status, "timeout");
+  BOOST_CHECK(out->error == phx::ec::join_timeout);
+  BOOST_CHECK(slow.state() == phx::channel_state::errored);
+}
+
 BOOST_AUTO_TEST_CASE(join_ok_and_denied) {
   session t;
   auto s = t.make_socket();
