@@ -17,7 +17,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -25,6 +27,9 @@
 
 #include "phx/transport/transport.hpp"
 #include "phx_test/raw_server.hpp"
+
+// The courier below takes a transport's log sink in a message (local only).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(phx::protocol::log_sink)
 
 namespace phx_test {
 
@@ -66,21 +71,29 @@ struct log_capture {
     std::string text;
   };
 
-  std::shared_ptr<std::mutex> mtx = std::make_shared<std::mutex>();
   std::shared_ptr<std::vector<line>> lines = std::make_shared<std::vector<line>>();
 
+  /// One static mutex for every capture, taken once here: the io threads get
+  /// the capture through CAF, which ThreadSanitizer cannot follow, so the
+  /// construction is published through a lock it sees (tools/check --tsan).
+  log_capture() { std::lock_guard<std::mutex> guard{mutex()}; }
+
   phx::protocol::log_sink sink() const {
-    return [mtx = mtx, lines = lines](phx::protocol::log_level level,
-                                      std::string_view component,
-                                      std::string_view text) {
-      std::lock_guard<std::mutex> guard{*mtx};
+    return [lines = lines](phx::protocol::log_level level,
+                           std::string_view component, std::string_view text) {
+      std::lock_guard<std::mutex> guard{mutex()};
       lines->push_back({level, std::string{component}, std::string{text}});
     };
   }
 
   std::vector<line> snapshot() const {
-    std::lock_guard<std::mutex> guard{*mtx};
+    std::lock_guard<std::mutex> guard{mutex()};
     return *lines;
+  }
+
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
   }
 
   /// True if some line of this level (or any if `off`) contains `text`.
@@ -109,11 +122,84 @@ raw_server_options options(F f) {
   return opts;
 }
 
+/// Plays the listener (the SOCKET's role) for the test thread: forwards every
+/// report to `to` as a copy it builds on a CAF worker, for the reason given
+/// at spawn_courier, spawned by the courier (here the io thread writes and the test thread reads).
+inline caf::behavior listener_relay(caf::event_based_actor* self, caf::actor to) {
+  return {
+    [self, to](tr::opened_atom, tr::generation gen) {
+      self->send(to, tr::opened_atom::value, gen);
+    },
+    [self, to](tr::frame_atom, tr::generation gen, const std::vector<frame>& fs,
+               tr::flow_ticket& ticket) {
+      std::vector<frame> copies;
+      for (auto& f : fs)
+        copies.push_back(frame{f.type, std::string{f.data}});
+      self->send(to, tr::frame_atom::value, gen, std::move(copies),
+                 std::move(ticket));
+    },
+    [self, to](tr::closed_atom, tr::generation gen, uint16_t code,
+               const std::string& reason) {
+      self->send(to, tr::closed_atom::value, gen, code, std::string{reason});
+    },
+    [self, to](tr::failed_atom, tr::generation gen, const tr::connect_failure& f) {
+      self->send(to, tr::failed_atom::value, gen,
+                 tr::connect_failure{std::string{f.reason}, f.http_status});
+    },
+  };
+}
+
+/// Spawns transports and sends them frames for the test thread from a CAF
+/// actor that builds every message anew, as the SOCKET does: what the test
+/// thread wrote then reaches the io thread only through data a CAF worker
+/// wrote. ThreadSanitizer cannot see CAF hand a message from a non-CAF thread
+/// to an actor (Debian's CAF is not instrumented) and would report the test's
+/// own writes against the io thread's reads (docs/reliability.md "Sanitizers").
+inline caf::actor spawn_courier(caf::actor_system& sys) {
+  return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    return {
+      [self](tr::listener_actor& listener, tr::generation gen,
+             const tr::connect_request& req,
+             const phx::protocol::log_sink& log) -> tr::transport_actor {
+        return tr::spawn_transport(self->system(), std::move(listener), gen,
+                                   tr::connect_request{req},
+                                   phx::protocol::log_sink{log});
+      },
+      [self](const tr::transport_actor& t, tr::frame_atom, const frame& f) {
+        self->send(t, tr::frame_atom::value, frame{f.type, std::string{f.data}});
+      },
+      [self](const tr::transport_actor& t, tr::frame_atom,
+             const std::vector<frame>& fs) {
+        std::vector<frame> copies;
+        for (auto& f : fs)
+          copies.push_back(frame{f.type, std::string{f.data}});
+        self->send(t, tr::frame_atom::value, std::move(copies));
+      },
+      [self](const tr::transport_actor& t, tr::close_atom, uint16_t code,
+             const std::string& reason) {
+        self->send(t, tr::close_atom::value, code, std::string{reason});
+      },
+      [self](const tr::transport_actor& t, tr::abort_atom) {
+        self->send(t, tr::abort_atom::value);
+      },
+      [self](caf::delete_atom, caf::actor&, std::vector<tr::transport_actor>&) {
+        self->quit();
+      },
+      // The relay too is made on a worker: the io threads send to it.
+      [self](caf::spawn_atom, caf::actor& to) -> caf::actor {
+        return self->spawn(listener_relay, std::move(to));
+      },
+    };
+  });
+}
+
 struct transport_fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   std::shared_ptr<tr::io_runtime> runtime = tr::io_runtime::instance();
+  caf::actor courier = spawn_courier(sys);
+  caf::actor relay = spawn_relay();
   std::vector<tr::transport_actor> spawned;
   /// Frames of a batch not yet handed out by next().
   std::deque<report> batched_;
@@ -122,11 +208,31 @@ struct transport_fixture {
     // Leftovers must not keep the actor system from shutting down.
     for (auto& t : spawned)
       caf::anon_send_exit(t, caf::exit_reason::kill);
+    caf::anon_send_exit(relay, caf::exit_reason::kill);
+    // The last references go on a worker (see listener_relay); then it quits.
+    self->send(courier, caf::delete_atom::value, std::move(relay), std::move(spawned));
   }
 
-  /// The scoped actor as the listener (the SOCKET's role).
+  caf::actor spawn_relay() {
+    caf::actor hdl;
+    self->request(courier, caf::infinite, caf::spawn_atom::value, caf::actor{self.ptr()})
+      .receive([&](caf::actor& relay) { hdl = std::move(relay); },
+               [&](caf::error& err) {
+                 BOOST_FAIL("the courier could not spawn the relay: " << sys.render(err));
+               });
+    return hdl;
+  }
+
+  /// Sends `xs...` to `t` through the courier (frames, close or abort); the
+  /// courier's sends keep the order of these calls.
+  template <class... Ts>
+  void send(const tr::transport_actor& t, Ts&&... xs) {
+    self->send(courier, t, std::forward<Ts>(xs)...);
+  }
+
+  /// The listener (the SOCKET's role): the relay to the scoped actor.
   tr::listener_actor listener() {
-    return caf::actor_cast<tr::listener_actor>(self);
+    return caf::actor_cast<tr::listener_actor>(relay);
   }
 
   /// A request for `url` with short timeouts fit for loopback tests.
@@ -138,11 +244,23 @@ struct transport_fixture {
     return req;
   }
 
-  /// Spawns a transport reporting to the scoped actor.
+  /// Spawns a transport reporting to the scoped actor (through the courier).
   tr::transport_actor spawn(tr::generation gen, tr::connect_request req,
                             phx::protocol::log_sink log = {}) {
-    auto t = tr::spawn_transport(sys, listener(), gen, std::move(req),
-                                 std::move(log));
+    return spawn_for(listener(), gen, std::move(req), std::move(log));
+  }
+
+  /// Spawns a transport reporting to `to` (through the courier).
+  tr::transport_actor spawn_for(tr::listener_actor to, tr::generation gen,
+                                tr::connect_request req,
+                                phx::protocol::log_sink log = {}) {
+    tr::transport_actor t;
+    self->request(courier, caf::infinite, std::move(to), gen, std::move(req),
+                  std::move(log))
+      .receive([&](tr::transport_actor& hdl) { t = std::move(hdl); },
+               [&](caf::error& err) {
+                 BOOST_FAIL("the courier could not spawn: " << sys.render(err));
+               });
     spawned.push_back(t);
     return t;
   }

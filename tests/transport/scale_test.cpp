@@ -40,7 +40,7 @@ BOOST_AUTO_TEST_CASE(thread_count_does_not_grow_with_500_connections) {
   for (size_t i = 0; i < runtime->threads(); ++i) {
     auto t = spawn(0, request(srv.url()));
     BOOST_TEST_REQUIRE(next().kind == report::opened);
-    self->send(t, tr::abort_atom::value);
+    send(t, tr::abort_atom::value);
     BOOST_TEST_REQUIRE(next().kind == report::closed);
   }
   BOOST_TEST_REQUIRE(wait_no_connections());
@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(thread_count_does_not_grow_with_500_connections) {
                                  << (rss_kib() - rss_before) << " KiB");
   // Every connection works.
   for (tr::generation gen = 1; gen <= n; ++gen)
-    self->send(ts[gen - 1], tr::frame_atom::value,
+    send(ts[gen - 1], tr::frame_atom::value,
                frame{frame_type::text, std::to_string(gen)});
   std::set<tr::generation> echoed;
   for (tr::generation i = 0; i < n; ++i) {
@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(thread_count_does_not_grow_with_500_connections) {
   }
   BOOST_TEST(echoed.size() == n);
   for (auto& t : ts)
-    self->send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
+    send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
   std::set<tr::generation> closed;
   for (tr::generation i = 0; i < n; ++i) {
     auto r = next();

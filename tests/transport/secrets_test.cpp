@@ -54,7 +54,7 @@ BOOST_AUTO_TEST_CASE(no_secret_reaches_a_log_line_or_a_failure_reason) {
     BOOST_TEST(up->resource.find(query_secret) != std::string::npos);
     BOOST_TEST(up->header("Authorization") == "Bearer " + header_secret);
     BOOST_TEST(up->header("Sec-WebSocket-Protocol").find(token_secret) != std::string::npos);
-    self->send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
+    send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
     BOOST_TEST_REQUIRE(next().kind == report::closed);
   }
   {

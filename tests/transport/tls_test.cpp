@@ -115,8 +115,8 @@ BOOST_AUTO_TEST_CASE(verified_connection_round_trips_frames) {
   auto t = spawn(1, tls_request(srv));
   auto r = next();
   BOOST_TEST_REQUIRE(r.kind == report::opened, r);
-  self->send(t, tr::frame_atom::value, frame{frame_type::text, "over tls"});
-  self->send(t, tr::frame_atom::value,
+  send(t, tr::frame_atom::value, frame{frame_type::text, "over tls"});
+  send(t, tr::frame_atom::value,
              std::vector<frame>{{frame_type::binary, std::string(70000, 'z')},
                                 {frame_type::text, "after"}});
   for (auto want : {"over tls", "", "after"}) {
@@ -127,7 +127,7 @@ BOOST_AUTO_TEST_CASE(verified_connection_round_trips_frames) {
     else
       BOOST_TEST(echo.f.data == std::string(70000, 'z'));
   }
-  self->send(t, tr::close_atom::value, uint16_t{1000}, std::string{"done"});
+  send(t, tr::close_atom::value, uint16_t{1000}, std::string{"done"});
   r = next();
   BOOST_TEST_REQUIRE(r.kind == report::closed, r);
   BOOST_TEST(r.code == 1000);
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(insecure_mode_connects_and_warns_every_time) {
     auto t = spawn(gen, req, logs.sink());
     auto r = next();
     BOOST_TEST_REQUIRE(r.kind == report::opened, r);
-    self->send(t, tr::abort_atom::value);
+    send(t, tr::abort_atom::value);
     BOOST_TEST_REQUIRE(next().kind == report::closed);
   }
   size_t warnings = 0;

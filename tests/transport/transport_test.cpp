@@ -32,9 +32,9 @@ BOOST_AUTO_TEST_CASE(opens_then_round_trips_text_and_binary_frames_in_order) {
   BOOST_TEST_REQUIRE(r.kind == report::opened, r);
   BOOST_TEST(r.gen == 7u);
   std::string bytes{"\x00\x01\xfe\xff", 4};
-  self->send(t, tr::frame_atom::value, text("one"));
-  self->send(t, tr::frame_atom::value, binary(bytes));
-  self->send(t, tr::frame_atom::value,
+  send(t, tr::frame_atom::value, text("one"));
+  send(t, tr::frame_atom::value, binary(bytes));
+  send(t, tr::frame_atom::value,
              std::vector<frame>{text("three"), binary("four"), text("fünf")});
   std::vector<frame> expected{text("one"), binary(bytes), text("three"),
                               binary("four"), text("fünf")};
@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(opens_then_round_trips_text_and_binary_frames_in_order) {
   std::string big(300 * 1024, 'x');
   for (size_t i = 0; i < big.size(); i += 4099)
     big[i] = static_cast<char>('a' + i % 26);
-  self->send(t, tr::frame_atom::value, text(big));
+  send(t, tr::frame_atom::value, text(big));
   auto got = next();
   BOOST_TEST_REQUIRE(got.kind == report::data, got);
   BOOST_TEST((got.f.data == big));
@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(client_close_reports_code_and_reason_once_then_quits) {
   BOOST_TEST_REQUIRE(next().kind == report::opened);
   auto id = srv.wait_open(max_wait);
   BOOST_TEST_REQUIRE(id.has_value());
-  self->send(t, tr::close_atom::value, uint16_t{4001}, std::string{"bye now"});
+  send(t, tr::close_atom::value, uint16_t{4001}, std::string{"bye now"});
   auto r = next();
   BOOST_TEST_REQUIRE(r.kind == report::closed, r);
   BOOST_TEST(r.gen == 3u);
@@ -186,6 +186,38 @@ BOOST_AUTO_TEST_CASE(unanswered_upgrade_fails_after_the_open_timeout) {
   BOOST_TEST(wait_no_connections());
 }
 
+BOOST_AUTO_TEST_CASE(an_attempt_ended_during_the_tcp_connect_frees_its_connection_at_once) {
+  // A full accept queue (backlog 0, one connection waiting) leaves the next
+  // TCP connect pending: the SYN goes unanswered, as with a black hole.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acc{ioc};
+  boost::asio::ip::tcp::endpoint at{boost::asio::ip::address_v4::loopback(), 0};
+  acc.open(at.protocol());
+  acc.bind(at);
+  acc.listen(0);
+  boost::asio::ip::tcp::socket filler{ioc};
+  filler.connect(acc.local_endpoint());
+  auto url = "ws://127.0.0.1:" + std::to_string(acc.local_endpoint().port()) + "/socket/websocket";
+  for (auto how : {"open timeout", "close", "abort"}) {
+    BOOST_TEST_CONTEXT(how) {
+      auto req = request(url);
+      req.open_timeout_ms = std::string{how} == "open timeout" ? 200 : 5000;
+      auto t = spawn(24, req);
+      self->monitor(t);
+      if (std::string{how} == "close")
+        send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
+      else if (std::string{how} == "abort")
+        send(t, tr::abort_atom::value);
+      auto r = next();
+      BOOST_TEST_REQUIRE(r.kind == report::failed, r);
+      BOOST_TEST(wait_down(t.address()));
+      // websocketpp keeps the abandoned attempt until its 30 s connect timer
+      // fires; the transport's own state must not wait for that.
+      BOOST_TEST(wait_no_connections(2s));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(invalid_requests_fail_without_crashing) {
   spawn(9, request("ws://"));
   auto r = next();
@@ -270,8 +302,8 @@ BOOST_AUTO_TEST_CASE(outbound_text_with_invalid_utf8_is_dropped_and_logged) {
   log_capture logs;
   auto t = spawn(26, request(srv.url()), logs.sink());
   BOOST_TEST_REQUIRE(next().kind == report::opened);
-  self->send(t, tr::frame_atom::value, text(std::string{"\xff", 1}));
-  self->send(t, tr::frame_atom::value, text("valid"));
+  send(t, tr::frame_atom::value, text(std::string{"\xff", 1}));
+  send(t, tr::frame_atom::value, text("valid"));
   auto r = next();
   BOOST_TEST_REQUIRE(r.kind == report::data, r);
   BOOST_TEST(r.f.data == "valid");
@@ -288,7 +320,7 @@ BOOST_AUTO_TEST_CASE(abort_drops_a_half_open_link_at_once) {
   auto id = srv.wait_open(max_wait);
   BOOST_TEST_REQUIRE(id.has_value());
   auto start = std::chrono::steady_clock::now();
-  self->send(t, tr::abort_atom::value);
+  send(t, tr::abort_atom::value);
   auto r = next();
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::steady_clock::now() - start).count();
@@ -314,7 +346,7 @@ BOOST_AUTO_TEST_CASE(close_on_a_half_open_link_gives_up_after_the_close_timeout)
   auto t = spawn(14, req);
   BOOST_TEST_REQUIRE(next().kind == report::opened);
   auto start = std::chrono::steady_clock::now();
-  self->send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
+  send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
   auto r = next();
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::steady_clock::now() - start).count();
@@ -329,9 +361,9 @@ BOOST_AUTO_TEST_CASE(frames_sent_before_open_go_out_after_open_in_order) {
   raw_server srv{options([](auto& o) { o.echo = true; })};
   auto t = spawn(15, request(srv.url()));
   // Sent right away: the connection is still being set up.
-  self->send(t, tr::frame_atom::value, text("1"));
-  self->send(t, tr::frame_atom::value, std::vector<frame>{binary("2"), text("3")});
-  self->send(t, tr::frame_atom::value, text("4"));
+  send(t, tr::frame_atom::value, text("1"));
+  send(t, tr::frame_atom::value, std::vector<frame>{binary("2"), text("3")});
+  send(t, tr::frame_atom::value, text("4"));
   auto r = next();
   BOOST_TEST_REQUIRE(r.kind == report::opened, "opened must come first: " << r);
   for (auto want : {"1", "2", "3", "4"}) {
@@ -349,7 +381,7 @@ BOOST_AUTO_TEST_CASE(close_before_open_fails_the_attempt_once) {
   raw_server srv;
   auto t = spawn(16, request(srv.url()));
   self->monitor(t);
-  self->send(t, tr::close_atom::value, uint16_t{1000}, std::string{"never mind"});
+  send(t, tr::close_atom::value, uint16_t{1000}, std::string{"never mind"});
   auto r = next();
   // The connection may have opened before the close arrived on the io thread.
   if (r.kind == report::opened) {
@@ -376,18 +408,18 @@ BOOST_AUTO_TEST_CASE(every_report_carries_its_generation) {
     BOOST_TEST((r.gen == 100u || r.gen == 200u));
     ++opened;
   }
-  self->send(a, tr::frame_atom::value, text("for a"));
-  self->send(b, tr::frame_atom::value, text("for b"));
+  send(a, tr::frame_atom::value, text("for a"));
+  send(b, tr::frame_atom::value, text("for b"));
   for (int i = 0; i < 2; ++i) {
     auto r = next();
     BOOST_TEST_REQUIRE(r.kind == report::data, r);
     BOOST_TEST(r.f.data == (r.gen == 100u ? "for a" : "for b"));
   }
-  self->send(a, tr::abort_atom::value);
+  send(a, tr::abort_atom::value);
   auto r = next();
   BOOST_TEST_REQUIRE(r.kind == report::closed, r);
   BOOST_TEST(r.gen == 100u);
-  self->send(b, tr::close_atom::value, uint16_t{1000}, std::string{});
+  send(b, tr::close_atom::value, uint16_t{1000}, std::string{});
   r = next();
   BOOST_TEST_REQUIRE(r.kind == report::closed, r);
   BOOST_TEST(r.gen == 200u);
@@ -417,8 +449,7 @@ BOOST_AUTO_TEST_CASE(a_dead_listener_is_tolerated_and_ends_the_connection) {
       [](tr::failed_atom, tr::generation, tr::connect_failure&) {},
     };
   }, counter);
-  auto t = tr::spawn_transport(sys, dead, 17, request(srv.url()));
-  spawned.push_back(t);
+  auto t = spawn_for(dead, 17, request(srv.url()));
   self->monitor(t);
   auto id = srv.wait_open(max_wait);
   BOOST_TEST_REQUIRE(id.has_value());
@@ -488,9 +519,9 @@ BOOST_AUTO_TEST_CASE(frames_after_the_end_are_dropped_without_harm) {
   srv.cut(*id);
   BOOST_TEST_REQUIRE(next().kind == report::closed);
   // The transport may already be gone; either way nothing else is reported.
-  self->send(t, tr::frame_atom::value, text("late"));
-  self->send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
-  self->send(t, tr::abort_atom::value);
+  send(t, tr::frame_atom::value, text("late"));
+  send(t, tr::close_atom::value, uint16_t{1000}, std::string{});
+  send(t, tr::abort_atom::value);
   BOOST_TEST(next(300ms).kind == report::timeout);
 }
 

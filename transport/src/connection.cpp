@@ -240,7 +240,29 @@ private:
     }
     // The handlers of `con_` hold us: dropping `con_` breaks that cycle; the
     // connection object lives on while asio still has work for it.
-    con_.reset();
+    if (auto con = std::move(con_)) {
+      // Posted: the handler that may be running now must not be destroyed.
+      boost::asio::post(io_.ioc, [con = std::move(con), &client = client_] {
+        disarm(*con, client);
+      });
+    }
+  }
+
+  /// An attempt abandoned during DNS or TCP connect lives on until
+  /// websocketpp's step timer expires (up to 30 s): its handlers must not
+  /// hold us that long, and a socket it still opens is closed at once.
+  static void disarm(typename con_ptr::element_type& con, Client& client) {
+    con.set_open_handler(nullptr);
+    con.set_fail_handler(nullptr);
+    con.set_close_handler(nullptr);
+    con.set_message_handler(nullptr);
+    con.set_tcp_pre_init_handler([&client](websocketpp::connection_hdl hdl) {
+      websocketpp::lib::error_code ec;
+      if (auto late = client.get_con_from_hdl(hdl, ec)) {
+        boost::system::error_code ignored;
+        late->get_raw_socket().close(ignored);
+      }
+    });
   }
 
   // -- io thread -------------------------------------------------------------------
