@@ -86,6 +86,19 @@ void schedule_rejoin(self_ptr self) {
 // -- outcomes ------------------------------------------------------------------------
 
 // Ends a push with its one outcome (a reply or an error) and forgets it.
+// The outcome to the PUSH: as its requester's request if there is one.
+template <class Self, class Outcome>
+void send_outcome(Self* self, channel_actor_state::pending_push& p, Outcome&& outcome) {
+  if (p.requester.pending())
+    p.requester.delegate(p.actor, outcome_atom::value, std::forward<Outcome>(outcome));
+  else if (p.actor)
+    // Anonymous: nothing is to come back (a typed send would want to accept
+    // the PUSH's answer); scheduled from this worker as a send would be.
+    caf::actor_cast<caf::abstract_actor*>(p.actor)->eq_impl(
+      caf::make_message_id(), nullptr, self->context(), outcome_atom::value,
+      std::forward<Outcome>(outcome));
+}
+
 template <class Outcome>
 void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
   auto& st = self->state;
@@ -97,7 +110,7 @@ void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
   if (i->second.in_buffer)
     --st.buffered;
   st.stats.buffered = st.buffered;
-  self->send(i->second.actor, outcome_atom::value, std::forward<Outcome>(outcome));
+  send_outcome(self, i->second, std::forward<Outcome>(outcome));
   st.pushes.erase(i);
   // Deadlines of finished pushes leave the front at once (replies come in
   // order), so the queue stays about as long as the pushes in flight.
@@ -384,12 +397,14 @@ void on_message(self_ptr self, protocol::message&& msg) {
 
 // Accepts a push; `actor` delivers its outcome.
 void accept_push(self_ptr self, push_actor actor, std::string&& event,
-                 protocol::payload&& payload, caf::timespan timeout) {
+                 protocol::payload&& payload, caf::timespan timeout,
+                 caf::typed_response_promise<reply> requester = {}) {
   auto& st = self->state;
   auto id = ++st.next_push;
   st.pushes.emplace(id, channel_actor_state::pending_push{std::move(actor), std::move(event),
                                                           std::move(payload), timeout,
-                                                          std::nullopt});
+                                                          std::nullopt, false,
+                                                          std::move(requester)});
   arm_push(self, id, timeout);
   if (can_push(self)) {
     send_push(self, id);
@@ -442,8 +457,9 @@ caf::result<reply> push(self_ptr self, std::string& event, protocol::payload& pa
   if (auto err = refusal(self, event))
     return err;
   auto p = self->spawn<caf::lazy_init>(push_impl, std::shared_ptr<push_hooks>{});
-  accept_push(self, p, std::move(event), std::move(payload), timeout);
-  return self->delegate(p, get_atom::value);
+  auto rp = self->make_response_promise<reply>();
+  accept_push(self, p, std::move(event), std::move(payload), timeout, rp);
+  return rp;
 }
 
 caf::result<channel_state> leave(self_ptr self, caf::timespan timeout) {
@@ -459,9 +475,13 @@ caf::result<channel_state> leave(self_ptr self, caf::timespan timeout) {
 } // namespace
 
 channel_actor_state::~channel_actor_state() {
-  for (auto& [id, p] : pushes)
-    caf::anon_send(p.actor, outcome_atom::value,
-                   caf::make_error(ec::push_timeout, "the channel went away before a reply"));
+  for (auto& [id, p] : pushes) {
+    auto err = caf::make_error(ec::push_timeout, "the channel went away before a reply");
+    if (p.requester.pending())
+      p.requester.delegate(p.actor, outcome_atom::value, std::move(err));
+    else
+      caf::anon_send(p.actor, outcome_atom::value, std::move(err));
+  }
 }
 
 channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,

@@ -36,14 +36,22 @@ void deliver(self_ptr self) {
 
 // Records the first outcome; later ones are ignored (exactly one, ever).
 template <class T>
-void finish(self_ptr self, T&& outcome) {
+caf::typed_response_promise<reply> finish(self_ptr self, T&& outcome) {
   auto& st = self->state;
+  // The outcome came as the requester's delegated request: it is answered too.
+  if (self->current_message_id().is_request() && !st.requested) {
+    st.promise = self->make_response_promise<reply>();
+    st.requested = true;
+  }
+  // Returned undelivered: CAF sends nothing for it (deliver() answers).
+  auto rp = st.promise;
   if (st.outcome)
-    return;
+    return rp;
   st.outcome.emplace(std::forward<T>(outcome));
   // A request delegated to us is answered at once; callbacks run at once.
   if (st.requested || st.hooks)
     deliver(self);
+  return rp;
 }
 
 } // namespace
@@ -61,8 +69,8 @@ push_actor::behavior_type push_impl(self_ptr self, std::shared_ptr<push_hooks> h
         deliver(self);
       return rp;
     },
-    [self](outcome_atom, reply& r) { finish(self, std::move(r)); },
-    [self](outcome_atom, caf::error& err) { finish(self, std::move(err)); },
+    [self](outcome_atom, reply& r) { return finish(self, std::move(r)); },
+    [self](outcome_atom, caf::error& err) { return finish(self, std::move(err)); },
   };
 }
 

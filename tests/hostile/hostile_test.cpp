@@ -466,16 +466,19 @@ BOOST_AUTO_TEST_CASE(bursts_of_garbage_leave_memory_and_counters_bounded) {
   for (int i = 0; i < warm_up; ++i)
     burst();
   auto rss_before = rss_kib();
+  auto heap_before = mallinfo2().uordblks;
   for (int i = 0; i < measured; ++i)
     burst();
   auto rss_after = rss_kib();
+  auto heap_after = mallinfo2().uordblks;
   auto st = c.stats();
   auto chan = c.stats(*c.a);
   constexpr size_t bursts = warm_up + measured;
   constexpr size_t frames = measured * rounds * 9;
   BOOST_TEST_MESSAGE("RSS after " << warm_up << " bursts: " << rss_before << " KiB, after "
                                   << measured << " more (" << frames << " frames): "
-                                  << rss_after << " KiB");
+                                  << rss_after << " KiB; heap in use "
+                                  << heap_before / 1024 << " -> " << heap_after / 1024 << " KiB");
   BOOST_TEST(c.errors() - errors0 == bursts * rounds * kinds.size());
   BOOST_TEST(st.decode_errors - stats0.decode_errors == bursts * rounds * kinds.size());
   BOOST_TEST(st.unrouted - stats0.unrouted == bursts * rounds);
@@ -485,9 +488,12 @@ BOOST_AUTO_TEST_CASE(bursts_of_garbage_leave_memory_and_counters_bounded) {
   BOOST_TEST(chan.buffered == 0u);
   BOOST_TEST(st.buffered_frames == 0u);
   BOOST_TEST(c.closes() == 0u);
-  // A leak of 52 bytes per frame would pass this bound.
-  BOOST_TEST(rss_after <= rss_before + 2048,
-             "RSS grew from " << rss_before << " to " << rss_after << " KiB");
+  // Heap in use, not RSS: a burst queued faster than it is read (a loaded
+  // machine) leaves freed pages resident, not allocated. A leak of 8 bytes
+  // per frame would fail this bound.
+  BOOST_TEST(heap_after <= heap_before + 320 * 1024,
+             "heap in use grew from " << heap_before / 1024 << " to " << heap_after / 1024
+                                      << " KiB");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

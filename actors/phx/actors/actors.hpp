@@ -248,12 +248,14 @@ using channel_subscriber_actor = caf::typed_actor<
 /// The PUSH actor interface: holds one pending push and delivers exactly one
 /// outcome (reply, timeout or refusal), then quits.
 using push_actor = caf::typed_actor<
-  // The requester waits for the outcome (the channel delegates the push request here).
+  // Anyone may wait for the outcome.
   caf::replies_to<get_atom>::with<reply>,
-  // The server replied.
-  caf::reacts_to<outcome_atom, reply>,
+  // The server replied. The channel sends the outcome of a push requested
+  // through the actor API as its requester's request (delegated): the PUSH
+  // answers it; any other outcome message gets no answer.
+  caf::replies_to<outcome_atom, reply>::with<reply>,
   // No reply in time, or refused locally (buffer full, encode error, channel closed).
-  caf::reacts_to<outcome_atom, caf::error>>;
+  caf::replies_to<outcome_atom, caf::error>::with<reply>>;
 
 /// The CHANNEL actor interface: one topic on one socket.
 using channel_actor = caf::typed_actor<

@@ -72,6 +72,9 @@ struct channel_actor_state {
     caf::timespan timeout{};
     std::optional<std::string> ref;
     bool in_buffer = false;
+    /// The actor API's requester: the outcome goes to the PUSH as this
+    /// request (one message instead of a delegated `get` and an outcome).
+    caf::typed_response_promise<reply> requester;
   };
 
   std::shared_ptr<socket_context> ctx;

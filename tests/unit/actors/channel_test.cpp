@@ -448,6 +448,31 @@ BOOST_AUTO_TEST_CASE(the_request_api_yields_the_reply_or_a_typed_error) {
   BOOST_CHECK(err == phx::ec::push_timeout);
 }
 
+BOOST_AUTO_TEST_CASE(a_requester_hears_once_when_the_buffer_is_full_or_the_channel_dies) {
+  auto opts = options();
+  opts.max_push_buffer = 1;
+  start(std::move(opts));
+  connect_and_open();
+  auto c = channel("room:a");
+  join(c);
+  std::vector<caf::error> errs;
+  int replies = 0;
+  spawn([&](caf::event_based_actor* me) {
+    for (auto event : {"buffered", "refused"})
+      me->request(c->hdl, caf::infinite, phx::push_atom::value, std::string{event}, payload{})
+        .then([&](phx::reply&) { ++replies; }, [&](caf::error& e) { errs.push_back(e); });
+  });
+  run();
+  BOOST_REQUIRE_EQUAL(errs.size(), 1u);
+  BOOST_CHECK(errs[0] == phx::ec::push_buffer_full);
+  // Killed, the channel answers the buffered push's requester from its state's destructor.
+  caf::anon_send_exit(c->hdl, caf::exit_reason::kill);
+  run();
+  BOOST_REQUIRE_EQUAL(errs.size(), 2u);
+  BOOST_CHECK(errs[1] == phx::ec::push_timeout);
+  BOOST_CHECK_EQUAL(replies, 0);
+}
+
 BOOST_AUTO_TEST_CASE(subscribers_get_events_states_and_join_outcomes_as_typed_messages) {
   start(options());
   connect_and_open();
