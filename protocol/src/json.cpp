@@ -1,6 +1,5 @@
 #include "phx/protocol/json.hpp"
 
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -168,16 +167,6 @@ error parse_failure(const rapidjson::ParseResult& res, const char* refusal,
   return make_error(code, std::move(what));
 }
 
-// True if the last 3 bytes (all of a shorter text) are ASCII: no UTF-8
-// sequence can then run past the end.
-bool ends_in_ascii(const std::string& text) {
-  auto n = std::min<size_t>(text.size(), 3);
-  for (size_t i = text.size() - n; i < text.size(); ++i)
-    if (static_cast<unsigned char>(text[i]) >= 0x80)
-      return false;
-  return true;
-}
-
 } // namespace
 
 // -- json_storage ------------------------------------------------------------
@@ -196,11 +185,9 @@ result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
   auto st = std::make_shared<json_storage>(std::move(text));
   // RapidJSON 1.1.0 takes the continuation bytes of a UTF-8 lead byte without
   // looking for the end: a text ending in a lead byte would be read (and, in
-  // situ, written) up to 3 bytes past its terminator. Those bytes are ours
-  // then; a text whose last 3 bytes are ASCII (a frame ends in `]`) needs
-  // none, and appending would reallocate and copy most frames.
-  if (!ends_in_ascii(st->text))
-    st->text.append(3, '\0');
+  // situ, written) up to 3 bytes past its terminator. Those bytes are ours now.
+  // (Skipping it for texts ending in ASCII measured slower: docs/benchmarks.md.)
+  st->text.append(3, '\0');
   rapidjson::InsituStringStream in{&st->text[0]};
   // One per thread: its parse stack is kept between parses (cleared, not freed).
   thread_local rapidjson::Reader reader;
