@@ -153,3 +153,57 @@ BOOST_AUTO_TEST_CASE(a_channel_is_used_from_another_caf_node) {
              [&](caf::error& e) { BOOST_FAIL(to_string(e)); });
   caf::anon_send_exit(sock, caf::exit_reason::user_shutdown);
 }
+
+BOOST_AUTO_TEST_CASE(remote_subscribers_and_typed_errors_cross_the_wire) {
+  server_process server;
+  node_config cfg_a;
+  caf::actor_system node_a{cfg_a};
+  auto sock = spawn_connected_socket(node_a, server.url());
+  caf::scoped_actor self_a{node_a};
+  phx::channel_actor ch;
+  self_a->request(sock, 10s, phx::channel_atom::value, std::string{"room:remote_subs"},
+                  phx::payload{})
+    .receive([&](phx::channel_actor& c) { ch = c; }, [](caf::error&) {});
+  BOOST_REQUIRE(ch);
+  auto port = node_a.middleman().publish(ch, 0, "127.0.0.1");
+  BOOST_REQUIRE_MESSAGE(port, (port ? std::string{} : to_string(port.error())));
+  node_config cfg_b;
+  caf::actor_system node_b{cfg_b};
+  auto remote = node_b.middleman().remote_actor<phx::channel_actor>("127.0.0.1", *port);
+  BOOST_REQUIRE_MESSAGE(remote, (remote ? std::string{} : to_string(remote.error())));
+  caf::scoped_actor self_b{node_b};
+  // A push before the join: the typed error arrives on node B as phx::ec.
+  self_b->request(*remote, 10s, phx::push_atom::value, std::string{"echo"}, phx::payload{})
+    .receive([&](phx::reply& r) { BOOST_FAIL("a reply before joining: " << r.status); },
+             [&](caf::error& e) { BOOST_CHECK(e == phx::ec::not_joined); });
+  // A subscriber living on node B gets states, the join outcome and events.
+  recorder log;
+  auto sub = node_b.spawn([&]() -> phx::channel_subscriber_actor::behavior_type {
+    return {
+      [&](phx::event_atom, phx::protocol::message& m, std::string&, phx::flow_ticket&) {
+        log.add("event " + m.event + " " + m.payload.to_string());
+      },
+      [&](phx::state_atom, std::string&, phx::channel_state s) {
+        log.add("state " + phx::to_string(s));
+      },
+      [&](phx::join_atom, std::string&, phx::reply& r) { log.add("join " + r.status); },
+    };
+  });
+  self_b->send(*remote, phx::subscribe_atom::value, sub);
+  self_b->request(*remote, 10s, phx::join_atom::value)
+    .receive([&](phx::reply& r) { BOOST_CHECK_EQUAL(r.status, "ok"); },
+             [&](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  BOOST_CHECK(log.wait_for("join ok"));
+  BOOST_CHECK(log.wait_for("state joined"));
+  self_b->request(*remote, 10s, phx::push_atom::value, std::string{"shout"},
+                  phx::object({{"from", "node b"}}))
+    .receive([](phx::reply&) {}, [&](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  BOOST_CHECK(log.wait_for(R"(event shout {"from":"node b"})"));
+  // A push without a reply times out on node A; node B gets the timeout.
+  self_b->request(*remote, 10s, phx::push_atom::value, std::string{"noreply"}, phx::payload{},
+                  caf::timespan{200ms})
+    .receive([&](phx::reply& r) { BOOST_FAIL("unexpected reply " << r.status); },
+             [&](caf::error& e) { BOOST_CHECK(e == phx::ec::push_timeout); });
+  caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sock, caf::exit_reason::user_shutdown);
+}
