@@ -33,6 +33,7 @@ void channel_hooks::clear() {
   std::lock_guard<std::mutex> guard{mutex_};
   bindings_.clear();
   transform_ = nullptr;
+  has_transform_ = false;
   on_state_ = nullptr;
   on_join_ = nullptr;
 }
@@ -71,6 +72,7 @@ void channel_hooks::fire_join(const reply& r) {
 void channel_hooks::set_transform(transform f) {
   std::lock_guard<std::mutex> guard{mutex_};
   transform_ = std::move(f);
+  has_transform_ = static_cast<bool>(transform_);
 }
 
 protocol::payload channel_hooks::apply_transform(const protocol::message& msg) {
@@ -88,17 +90,24 @@ protocol::payload channel_hooks::apply_transform(const protocol::message& msg) {
 
 void channel_hooks::dispatch(const protocol::message& msg,
                              const std::string& join_ref) {
-  std::vector<std::shared_ptr<binding>> snapshot;
+  // The first binding outside the vector: most events have one (no allocation).
+  std::shared_ptr<binding> first;
+  std::vector<std::shared_ptr<binding>> more;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     for (auto& b : bindings_)
-      if (std::get<0>(b) == msg.event)
-        snapshot.push_back(std::get<2>(b));
+      if (std::get<0>(b) == msg.event) {
+        if (!first)
+          first = std::get<2>(b);
+        else
+          more.push_back(std::get<2>(b));
+      }
   }
-  if (snapshot.empty())
+  if (!first)
     return;
   gate->run([&] {
-    for (auto& f : snapshot)
+    (*first)(msg, join_ref);
+    for (auto& f : more)
       (*f)(msg, join_ref);
   });
 }

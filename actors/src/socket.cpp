@@ -232,7 +232,7 @@ struct routed_batch {
 };
 
 void route_to(std::vector<routed_batch>& out, const channel_actor& ch,
-              protocol::message&& msg) {
+              protocol::message&& msg, size_t batch_size) {
   for (auto& r : out) {
     if (r.channel == ch) {
       r.messages.push_back(std::move(msg));
@@ -240,10 +240,13 @@ void route_to(std::vector<routed_batch>& out, const channel_actor& ch,
     }
   }
   out.push_back(routed_batch{ch, {}});
+  // Room for the whole batch at once: most batches go to one channel.
+  out.back().messages.reserve(batch_size);
   out.back().messages.push_back(std::move(msg));
 }
 
-void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch>& out) {
+void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch>& out,
+                size_t batch_size) {
   auto& st = self->state;
   // True once a `phoenix` reply answered a pending heartbeat or ping.
   bool answered = false;
@@ -260,7 +263,7 @@ void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch
       answered = true;
     }
   }
-  auto hooks = st.ctx->options.hooks;
+  const auto& hooks = st.ctx->options.hooks;
   bool tell_hooks = hooks && hooks->on_message.size() > 0;
   if (tell_hooks)
     hooks->on_message.fire(*hooks->gate, msg);
@@ -287,9 +290,9 @@ void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch
   }
   auto& channels = route->second;
   for (size_t i = 0; i + 1 < channels.size(); ++i)
-    route_to(out, channels[i], protocol::message{msg});
+    route_to(out, channels[i], protocol::message{msg}, batch_size);
   // The last (usually the only) channel gets the message itself: no copy.
-  route_to(out, channels.back(), std::move(msg));
+  route_to(out, channels.back(), std::move(msg), batch_size);
 }
 
 void remove_route(self_ptr self, const caf::actor_addr& addr) {
@@ -634,7 +637,7 @@ socket_actor::behavior_type socket_impl(self_ptr self,
             self->send(sub.hdl, error_atom::value, what, 0);
           continue;
         }
-        on_message(self, std::move(*decoded), out);
+        on_message(self, std::move(*decoded), out, frames.size());
       }
       // Every channel's messages hold the batch's credit until consumed.
       for (auto& r : out)

@@ -1,5 +1,6 @@
 #include "phx/protocol/json.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -21,6 +22,16 @@ namespace {
 // True if `s` holds a UTF-8 encoded UTF-16 surrogate (ED A0..BF): RapidJSON
 // 1.1.0 turns a lone low-surrogate escape into one instead of refusing it.
 bool holds_surrogate(const char* s, size_t n) noexcept {
+  // Short strings (keys, topics, refs) byte by byte: a memchr call costs more.
+  if (n < 32) {
+    for (size_t i = 0; i + 1 < n; ++i)
+      if (static_cast<unsigned char>(s[i]) == 0xED) {
+        auto next = static_cast<unsigned char>(s[i + 1]);
+        if (next >= 0xA0 && next <= 0xBF)
+          return true;
+      }
+    return false;
+  }
   const char* end = s + n;
   for (auto p = s; p < end;) {
     auto hit = static_cast<const char*>(std::memchr(p, '\xED', end - p));
@@ -67,7 +78,9 @@ struct guarded_handler {
   // holds it, anything else is a double.
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool) {
     const char* last = s + n;
-    if (std::string_view{s, n}.find_first_of(".eE") == std::string_view::npos) {
+    // A loop, not find_first_of(".eE"): that one calls memchr for every digit.
+    bool integral = std::none_of(s, last, [](char c) { return c == '.' || c == 'e' || c == 'E'; });
+    if (integral) {
       if (*s == '-') {
         int64_t i = 0;
         auto r = std::from_chars(s, last, i);

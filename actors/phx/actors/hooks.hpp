@@ -152,6 +152,9 @@ struct channel_hooks {
   /// Applies the transform hook (through the gate), if any.
   protocol::payload apply_transform(const protocol::message& msg);
 
+  /// True if a transform hook is set (no lock: checked for every event).
+  bool has_transform() const noexcept { return has_transform_.load(std::memory_order_acquire); }
+
   /// Sets the callbacks of state changes and of join outcomes (each attempt).
   void set_on_state(std::function<void(channel_state)> f);
   void set_on_join(std::function<void(const reply&)> f);
@@ -165,6 +168,7 @@ struct channel_hooks {
 private:
   mutable std::mutex mutex_;
   transform transform_;
+  std::atomic<bool> has_transform_{false};
   std::function<void(channel_state)> on_state_;
   std::function<void(const reply&)> on_join_;
   uint64_t next_binding_ = 0;
