@@ -85,20 +85,21 @@ void schedule_rejoin(self_ptr self) {
 
 // -- outcomes ------------------------------------------------------------------------
 
-// Ends a push with its one outcome (a reply or an error) and forgets it.
-// The outcome to the PUSH: as its requester's request if there is one.
-template <class Self, class Outcome>
-void send_outcome(Self* self, channel_actor_state::pending_push& p, Outcome&& outcome) {
+// The outcome to the PUSH: as its requester's request if there is one, else
+// anonymous (nothing is to come back; a typed send would want to accept the
+// PUSH's answer). `ctx`: the sending worker, null outside a handler.
+template <class Outcome>
+void send_outcome(channel_actor_state::pending_push& p, Outcome&& outcome,
+                  caf::execution_unit* ctx) {
   if (p.requester.pending())
     p.requester.delegate(p.actor, outcome_atom::value, std::forward<Outcome>(outcome));
   else if (p.actor)
-    // Anonymous: nothing is to come back (a typed send would want to accept
-    // the PUSH's answer); scheduled from this worker as a send would be.
     caf::actor_cast<caf::abstract_actor*>(p.actor)->eq_impl(
-      caf::make_message_id(), nullptr, self->context(), outcome_atom::value,
+      caf::make_message_id(), nullptr, ctx, outcome_atom::value,
       std::forward<Outcome>(outcome));
 }
 
+// Ends a push with its one outcome (a reply or an error) and forgets it.
 template <class Outcome>
 void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
   auto& st = self->state;
@@ -110,7 +111,7 @@ void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
   if (i->second.in_buffer)
     --st.buffered;
   st.stats.buffered = st.buffered;
-  send_outcome(self, i->second, std::forward<Outcome>(outcome));
+  send_outcome(i->second, std::forward<Outcome>(outcome), self->context());
   st.pushes.erase(i);
   // Deadlines of finished pushes leave the front at once (replies come in
   // order), so the queue stays about as long as the pushes in flight.
@@ -476,13 +477,9 @@ caf::result<channel_state> leave(self_ptr self, caf::timespan timeout) {
 } // namespace
 
 channel_actor_state::~channel_actor_state() {
-  for (auto& [id, p] : pushes) {
-    auto err = caf::make_error(ec::push_timeout, "the channel went away before a reply");
-    if (p.requester.pending())
-      p.requester.delegate(p.actor, outcome_atom::value, std::move(err));
-    else
-      caf::anon_send(p.actor, outcome_atom::value, std::move(err));
-  }
+  for (auto& [id, p] : pushes)
+    send_outcome(p, caf::make_error(ec::push_timeout, "the channel went away before a reply"),
+                 nullptr);
 }
 
 channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,

@@ -22,19 +22,11 @@ namespace {
 // True if `s` holds a UTF-8 encoded UTF-16 surrogate (ED A0..BF): RapidJSON
 // 1.1.0 turns a lone low-surrogate escape into one instead of refusing it.
 bool holds_surrogate(const char* s, size_t n) noexcept {
-  // Short strings (keys, topics, refs) byte by byte: a memchr call costs more.
-  if (n < 32) {
-    for (size_t i = 0; i + 1 < n; ++i)
-      if (static_cast<unsigned char>(s[i]) == 0xED) {
-        auto next = static_cast<unsigned char>(s[i + 1]);
-        if (next >= 0xA0 && next <= 0xBF)
-          return true;
-      }
-    return false;
-  }
   const char* end = s + n;
   for (auto p = s; p < end;) {
-    auto hit = static_cast<const char*>(std::memchr(p, '\xED', end - p));
+    // Short strings (keys, topics, refs) byte by byte: a memchr call costs more.
+    auto hit = n < 32 ? std::find(p, end, '\xED')
+                      : static_cast<const char*>(std::memchr(p, '\xED', end - p));
     if (hit == nullptr || hit + 1 >= end)
       return false;
     auto next = static_cast<unsigned char>(hit[1]);

@@ -256,13 +256,17 @@ private:
     con.set_fail_handler(nullptr);
     con.set_close_handler(nullptr);
     con.set_message_handler(nullptr);
-    con.set_tcp_pre_init_handler([&client](websocketpp::connection_hdl hdl) {
-      websocketpp::lib::error_code ec;
-      if (auto late = client.get_con_from_hdl(hdl, ec)) {
-        boost::system::error_code ignored;
-        late->get_raw_socket().close(ignored);
-      }
-    });
+    con.set_tcp_pre_init_handler(
+      [&client](websocketpp::connection_hdl hdl) { close_socket(client, hdl); });
+  }
+
+  /// Closes the socket of an attempt that was ended before it connected.
+  static void close_socket(Client& client, websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    if (auto con = client.get_con_from_hdl(hdl, ec)) {
+      boost::system::error_code ignored;
+      con->get_raw_socket().close(ignored);
+    }
   }
 
   // -- io thread -------------------------------------------------------------------
@@ -338,13 +342,8 @@ private:
     // websocketpp cannot cancel a pending DNS lookup: an attempt ended
     // meanwhile would still connect. Close such a socket as soon as it exists.
     con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl hdl) {
-      if (self->phase_ != phase::done)
-        return;
-      websocketpp::lib::error_code ec;
-      if (auto con = self->client_.get_con_from_hdl(hdl, ec)) {
-        boost::system::error_code ignored;
-        con->get_raw_socket().close(ignored);
-      }
+      if (self->phase_ == phase::done)
+        close_socket(self->client_, hdl);
     });
     con_->set_message_handler(
       [self](websocketpp::connection_hdl, message_ptr msg) {
