@@ -123,28 +123,24 @@ raw_server_options options(F f) {
 }
 
 /// Plays the listener (the SOCKET's role) for the test thread: forwards every
-/// report to `to` as a copy it builds on a CAF worker, for the reason given
-/// at spawn_courier, spawned by the courier (here the io thread writes and the test thread reads).
+/// report to `to`. Spawned by the courier; see there why (here the io thread
+/// writes and the test thread reads).
 inline caf::behavior listener_relay(caf::event_based_actor* self, caf::actor to) {
+  // Each handler takes const references: sending one copies it, on this worker.
   return {
     [self, to](tr::opened_atom, tr::generation gen) {
       self->send(to, tr::opened_atom::value, gen);
     },
     [self, to](tr::frame_atom, tr::generation gen, const std::vector<frame>& fs,
                tr::flow_ticket& ticket) {
-      std::vector<frame> copies;
-      for (auto& f : fs)
-        copies.push_back(frame{f.type, std::string{f.data}});
-      self->send(to, tr::frame_atom::value, gen, std::move(copies),
-                 std::move(ticket));
+      self->send(to, tr::frame_atom::value, gen, fs, std::move(ticket));
     },
     [self, to](tr::closed_atom, tr::generation gen, uint16_t code,
                const std::string& reason) {
-      self->send(to, tr::closed_atom::value, gen, code, std::string{reason});
+      self->send(to, tr::closed_atom::value, gen, code, reason);
     },
     [self, to](tr::failed_atom, tr::generation gen, const tr::connect_failure& f) {
-      self->send(to, tr::failed_atom::value, gen,
-                 tr::connect_failure{std::string{f.reason}, f.http_status});
+      self->send(to, tr::failed_atom::value, gen, f);
     },
   };
 }
@@ -157,27 +153,23 @@ inline caf::behavior listener_relay(caf::event_based_actor* self, caf::actor to)
 /// own writes against the io thread's reads (docs/reliability.md "Sanitizers").
 inline caf::actor spawn_courier(caf::actor_system& sys) {
   return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    // Const references again: every send and spawn copies on this worker.
     return {
-      [self](tr::listener_actor& listener, tr::generation gen,
+      [self](const tr::listener_actor& listener, tr::generation gen,
              const tr::connect_request& req,
              const phx::protocol::log_sink& log) -> tr::transport_actor {
-        return tr::spawn_transport(self->system(), std::move(listener), gen,
-                                   tr::connect_request{req},
-                                   phx::protocol::log_sink{log});
+        return tr::spawn_transport(self->system(), listener, gen, req, log);
       },
       [self](const tr::transport_actor& t, tr::frame_atom, const frame& f) {
-        self->send(t, tr::frame_atom::value, frame{f.type, std::string{f.data}});
+        self->send(t, tr::frame_atom::value, f);
       },
       [self](const tr::transport_actor& t, tr::frame_atom,
              const std::vector<frame>& fs) {
-        std::vector<frame> copies;
-        for (auto& f : fs)
-          copies.push_back(frame{f.type, std::string{f.data}});
-        self->send(t, tr::frame_atom::value, std::move(copies));
+        self->send(t, tr::frame_atom::value, fs);
       },
       [self](const tr::transport_actor& t, tr::close_atom, uint16_t code,
              const std::string& reason) {
-        self->send(t, tr::close_atom::value, code, std::string{reason});
+        self->send(t, tr::close_atom::value, code, reason);
       },
       [self](const tr::transport_actor& t, tr::abort_atom) {
         self->send(t, tr::abort_atom::value);
