@@ -5,6 +5,7 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -85,18 +86,44 @@ void schedule_rejoin(self_ptr self) {
 
 // -- outcomes ------------------------------------------------------------------------
 
-// The outcome to the PUSH: as its requester's request if there is one, else
-// anonymous (nothing is to come back; a typed send would want to accept the
-// PUSH's answer). `ctx`: the sending worker, null outside a handler.
+// The outcome to the PUSH: as its requester's request, or with the facade's
+// callbacks (anonymous: the channel may be gone); nobody waits for a push
+// sent with neither. `ctx`: the sending worker, null outside a handler.
 template <class Outcome>
 void send_outcome(channel_actor_state::pending_push& p, Outcome&& outcome,
                   caf::execution_unit* ctx) {
   if (p.requester.pending())
     p.requester.delegate(p.actor, outcome_atom::value, std::forward<Outcome>(outcome));
-  else if (p.actor)
+  else if (p.hooks)
     caf::actor_cast<caf::abstract_actor*>(p.actor)->eq_impl(
       caf::make_message_id(), nullptr, ctx, outcome_atom::value,
-      std::forward<Outcome>(outcome));
+      std::forward<Outcome>(outcome), std::move(p.hooks));
+}
+
+// A PUSH that leaves the pool quits once its mailbox is done: a strong ref
+// held elsewhere (a remote node's proxy of the requester's answer) must not
+// keep it alive.
+void release_push(const push_actor& p) {
+  caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+}
+
+// Back to the pool after its outcome was sent, or released if the pool is full.
+void retire_push(channel_actor_state& st, push_actor&& p) {
+  if (st.idle_pushes.size() < channel_actor_state::max_idle_pushes)
+    st.idle_pushes.push_back(std::move(p));
+  else
+    release_push(p);
+}
+
+// A PUSH for a new push: an idle one from the pool, else a new one (lazy: it
+// costs nothing until its first outcome).
+push_actor take_push(self_ptr self) {
+  auto& st = self->state;
+  if (st.idle_pushes.empty())
+    return self->spawn<caf::lazy_init>(push_impl, st.ctx);
+  auto p = std::move(st.idle_pushes.back());
+  st.idle_pushes.pop_back();
+  return p;
 }
 
 // Ends a push with its one outcome (a reply or an error) and forgets it.
@@ -112,6 +139,8 @@ void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
     --st.buffered;
   st.stats.buffered = st.buffered;
   send_outcome(i->second, std::forward<Outcome>(outcome), self->context());
+  // Its mailbox is FIFO: the outcome is delivered before any next push's.
+  retire_push(st, std::move(i->second.actor));
   st.pushes.erase(i);
   // Deadlines of finished pushes leave the front at once (replies come in
   // order), so the queue stays about as long as the pushes in flight.
@@ -182,6 +211,12 @@ void expire_pushes(self_ptr self) {
   }
   for (auto id : expired)
     end_push(self, id, caf::make_error(ec::push_timeout, "no reply in time"));
+  // After a burst the timer fires at least once more: the pool shrinks then.
+  auto keep = std::max(channel_actor_state::kept_idle_pushes, st.pushes.size());
+  while (st.idle_pushes.size() > keep) {
+    release_push(st.idle_pushes.back());
+    st.idle_pushes.pop_back();
+  }
   arm_timer(self);
 }
 
@@ -397,16 +432,18 @@ void on_message(self_ptr self, protocol::message&& msg) {
   dispatch(self, std::move(msg));
 }
 
-// Accepts a push; `actor` delivers its outcome.
-void accept_push(self_ptr self, push_actor actor, std::string&& event,
-                 protocol::payload&& payload, caf::timespan timeout,
-                 caf::typed_response_promise<reply> requester = {}) {
+// Accepts a push: its outcome goes to `requester` (actor API) or `hooks`
+// (facade), through a PUSH actor.
+void accept_push(self_ptr self, std::string&& event, protocol::payload&& payload,
+                 caf::timespan timeout, caf::typed_response_promise<reply> requester,
+                 std::shared_ptr<push_hooks> hooks) {
   auto& st = self->state;
   auto id = ++st.next_push;
-  st.pushes.emplace(id, channel_actor_state::pending_push{std::move(actor), std::move(event),
+  st.pushes.emplace(id, channel_actor_state::pending_push{take_push(self), std::move(event),
                                                           std::move(payload), timeout,
                                                           std::nullopt, false,
-                                                          std::move(requester)});
+                                                          std::move(requester),
+                                                          std::move(hooks)});
   arm_push(self, id, timeout);
   if (can_push(self)) {
     send_push(self, id);
@@ -458,9 +495,8 @@ caf::result<reply> push(self_ptr self, std::string& event, protocol::payload& pa
                         caf::timespan timeout) {
   if (auto err = refusal(self, event))
     return err;
-  auto p = self->spawn<caf::lazy_init>(push_impl, std::shared_ptr<push_hooks>{});
   auto rp = self->make_response_promise<reply>();
-  accept_push(self, p, std::move(event), std::move(payload), timeout, rp);
+  accept_push(self, std::move(event), std::move(payload), timeout, rp, nullptr);
   return rp;
 }
 
@@ -477,9 +513,13 @@ caf::result<channel_state> leave(self_ptr self, caf::timespan timeout) {
 } // namespace
 
 channel_actor_state::~channel_actor_state() {
-  for (auto& [id, p] : pushes)
+  for (auto& [id, p] : pushes) {
     send_outcome(p, caf::make_error(ec::push_timeout, "the channel went away before a reply"),
                  nullptr);
+    release_push(p.actor);
+  }
+  for (auto& p : idle_pushes)
+    release_push(p);
 }
 
 channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
@@ -523,8 +563,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
         hooks->resolve({status_of(err), protocol::payload{}, err});
         return;
       }
-      auto p = self->spawn<caf::lazy_init>(push_impl, hooks);
-      accept_push(self, p, std::move(event), std::move(payload), timeout);
+      accept_push(self, std::move(event), std::move(payload), timeout, {},
+                  std::move(hooks));
     },
     [self](leave_atom) { return leave(self, self->state.ctx->options.timeout); },
     [self](leave_atom, caf::timespan timeout) { return leave(self, timeout); },
@@ -554,6 +594,7 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       stats.state = self->state.state;
       stats.pending = self->state.pushes.size() - self->state.buffered;
       stats.buffered = self->state.buffered;
+      stats.idle_pushes = self->state.idle_pushes.size();
       return stats;
     },
     // -- from the socket ----------------------------------------------------------------

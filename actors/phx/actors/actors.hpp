@@ -100,6 +100,8 @@ struct channel_stats {
   uint64_t unmatched_replies = 0;
   /// Events dropped because a subscriber's queue was full.
   uint64_t subscriber_overflows = 0;
+  /// PUSH actors idle in the channel's pool, waiting for the next pushes.
+  uint64_t idle_pushes = 0;
 };
 
 struct channel_options;
@@ -171,13 +173,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_stats& x) {
   return f(caf::meta::type_name("phx::channel_stats"), x.state, x.joins,
            x.pending, x.buffered, x.stale_dropped, x.unmatched_replies,
-           x.subscriber_overflows);
+           x.subscriber_overflows, x.idle_pushes);
 }
 
 // -- atoms -------------------------------------------------------------------------
 
 using caf::connect_atom;
-using caf::get_atom;
 using caf::join_atom;
 using caf::leave_atom;
 using caf::ping_atom;
@@ -245,17 +246,17 @@ using channel_subscriber_actor = caf::typed_actor<
   // A join attempt ended (first join and each rejoin): topic and outcome.
   caf::reacts_to<join_atom, std::string, reply>>;
 
-/// The PUSH actor interface: holds one pending push and delivers exactly one
-/// outcome (reply, timeout or refusal), then quits.
+/// The PUSH actor interface: the actor of one pending push at a time, which
+/// delivers that push's one outcome (reply, timeout or refusal). Only its
+/// CHANNEL talks to it; idle PUSH actors wait in their CHANNEL's pool.
 using push_actor = caf::typed_actor<
-  // Anyone may wait for the outcome.
-  caf::replies_to<get_atom>::with<reply>,
-  // The server replied. The channel sends the outcome of a push requested
-  // through the actor API as its requester's request (delegated): the PUSH
-  // answers it; any other outcome message gets no answer.
+  // The outcome of a push requested through the actor API, sent as its
+  // requester's request (delegated): the PUSH answers the requester.
   caf::replies_to<outcome_atom, reply>::with<reply>,
-  // No reply in time, or refused locally (buffer full, encode error, channel closed).
-  caf::replies_to<outcome_atom, caf::error>::with<reply>>;
+  caf::replies_to<outcome_atom, caf::error>::with<reply>,
+  // The outcome of a facade push: the PUSH runs its callbacks.
+  caf::reacts_to<outcome_atom, reply, std::shared_ptr<push_hooks>>,
+  caf::reacts_to<outcome_atom, caf::error, std::shared_ptr<push_hooks>>>;
 
 /// The CHANNEL actor interface: one topic on one socket.
 using channel_actor = caf::typed_actor<

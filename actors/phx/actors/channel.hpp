@@ -63,8 +63,9 @@ private:
 struct channel_actor_state {
   static inline const char* name = "phx.channel";
 
-  /// A push waiting for its outcome: its PUSH actor (or callbacks), what to
-  /// send, and the ref once sent.
+  /// A push waiting for its outcome: its PUSH actor, who hears the outcome
+  /// (the actor API's requester or the facade's callbacks), what to send, and
+  /// the ref once sent.
   struct pending_push {
     push_actor actor;
     std::string event;
@@ -73,9 +74,18 @@ struct channel_actor_state {
     std::optional<std::string> ref;
     bool in_buffer = false;
     /// The actor API's requester: the outcome goes to the PUSH as this
-    /// request (one message instead of a delegated `get` and an outcome).
+    /// request, delegated, so the PUSH answers it (one message).
     caf::typed_response_promise<reply> requester;
+    /// The facade's callbacks, run by the PUSH.
+    std::shared_ptr<push_hooks> hooks;
   };
+
+  /// At most this many idle PUSH actors wait for the next push (a window of
+  /// that many pushes in flight spawns none once running).
+  static constexpr size_t max_idle_pushes = 128;
+  /// The pool is trimmed to this (or to the pushes in flight, if more) when
+  /// the push timer fires: a burst's PUSH actors do not stay for good.
+  static constexpr size_t kept_idle_pushes = 8;
 
   std::shared_ptr<socket_context> ctx;
   /// The socket, held weakly: a channel never keeps its socket alive.
@@ -113,6 +123,8 @@ struct channel_actor_state {
 
   uint64_t next_push = 0;
   std::unordered_map<uint64_t, pending_push> pushes;
+  /// PUSH actors that delivered their outcome, reused by the next pushes.
+  std::vector<push_actor> idle_pushes;
   std::unordered_map<std::string, uint64_t> by_ref;
   /// Ids of pushes waiting for a join, in order (ids of finished pushes are skipped).
   std::vector<uint64_t> buffer;

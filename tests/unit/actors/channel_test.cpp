@@ -473,6 +473,67 @@ BOOST_AUTO_TEST_CASE(a_requester_hears_once_when_the_buffer_is_full_or_the_chann
   BOOST_CHECK_EQUAL(replies, 0);
 }
 
+BOOST_AUTO_TEST_CASE(push_actors_are_reused_bounded_in_number_and_trimmed_after_a_burst) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  auto jr = join_ok(c);
+  auto& st = deref<phx::channel_actor_state>(c->hdl);
+  auto running = sys.registry().running();
+  // One push after the other: one PUSH actor serves them all.
+  for (int i = 0; i < 3; ++i) {
+    auto h = push(c, "echo");
+    reply(jr, *last_sent().ref, "room:a", "ok");
+    BOOST_REQUIRE(h->outcome());
+    BOOST_CHECK_EQUAL(h->outcome()->status, "ok");
+    BOOST_CHECK_EQUAL(st.idle_pushes.size(), 1u);
+  }
+  BOOST_CHECK_EQUAL(sys.registry().running(), running + 1);
+  // A burst larger than the pool: every push has its own PUSH actor while
+  // pending, and at most max_idle_pushes stay idle after it.
+  constexpr size_t burst = phx::channel_actor_state::max_idle_pushes + 72;
+  std::vector<std::shared_ptr<phx::push_hooks>> hs;
+  for (size_t i = 0; i < burst; ++i)
+    hs.push_back(push(c, "echo"));
+  BOOST_CHECK(st.idle_pushes.empty());
+  BOOST_CHECK_EQUAL(sys.registry().running(), running + burst);
+  for (auto& m : sent_events("echo"))
+    if (st.by_ref.count(*m.ref))
+      reply(jr, *m.ref, "room:a", "ok");
+  for (auto& h : hs) {
+    BOOST_REQUIRE(h->outcome());
+    BOOST_CHECK_EQUAL(h->outcome()->status, "ok");
+  }
+  BOOST_CHECK_EQUAL(st.idle_pushes.size(), phx::channel_actor_state::max_idle_pushes);
+  BOOST_CHECK_EQUAL(sys.registry().running(),
+                    running + phx::channel_actor_state::max_idle_pushes);
+  // The push timer armed for the burst fires: the pool shrinks and the
+  // PUSH actors it drops quit, even one still referenced elsewhere (as a
+  // remote node's proxy would).
+  auto held = st.idle_pushes.back();
+  advance(10s);
+  BOOST_CHECK_EQUAL(st.idle_pushes.size(), phx::channel_actor_state::kept_idle_pushes);
+  BOOST_CHECK_EQUAL(sys.registry().running(),
+                    running + phx::channel_actor_state::kept_idle_pushes);
+}
+
+BOOST_AUTO_TEST_CASE(a_push_callback_that_throws_is_logged_and_its_push_actor_serves_on) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  auto jr = join_ok(c);
+  auto thrower = push(c, "echo");
+  thrower->receive("ok", [](const payload&) { throw std::runtime_error{"boom"}; });
+  reply(jr, *last_sent().ref, "room:a", "ok");
+  BOOST_CHECK(std::count(log_lines.begin(), log_lines.end(),
+                         "push: a push callback threw: boom") == 1);
+  auto next = push(c, "echo");
+  auto n = count_outcomes(next);
+  reply(jr, *last_sent().ref, "room:a", "ok");
+  BOOST_CHECK_EQUAL(*n, 1);
+  BOOST_CHECK_EQUAL(deref<phx::channel_actor_state>(c->hdl).idle_pushes.size(), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(subscribers_get_events_states_and_join_outcomes_as_typed_messages) {
   start(options());
   connect_and_open();
