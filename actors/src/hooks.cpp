@@ -122,9 +122,14 @@ void push_hooks::receive(const std::string& status,
     if (outcome_ && outcome_->status == status)
       run_now = outcome_->response;
     if (!outcome_ || recurring_) {
-      hooks_.emplace_back(status, f);
-      if (!run_now)
+      // Room for one hook per status at once: no regrowth per push.
+      if (hooks_.empty())
+        hooks_.reserve(4);
+      if (!run_now) {
+        hooks_.emplace_back(status, std::move(f));
         return;
+      }
+      hooks_.emplace_back(status, f);
     }
   }
   if (run_now)
@@ -132,21 +137,23 @@ void push_hooks::receive(const std::string& status,
 }
 
 bool push_hooks::resolve(push_outcome outcome) {
-  std::vector<std::function<void(const protocol::payload&)>> to_run;
-  std::vector<std::function<void(const protocol::payload&)>> graveyard;
+  // A one-shot push hands all its hooks over (no copy, released with the
+  // outcome: no leak per push); a recurring one copies those that run.
+  decltype(hooks_) one_shot;
+  std::vector<std::function<void(const protocol::payload&)>> recurring;
+  auto status = outcome.status;
   protocol::payload response = outcome.response;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     if (outcome_ && !recurring_)
       return false;
     outcome_ = std::move(outcome);
-    for (auto& [status, f] : hooks_)
-      if (status == outcome_->status)
-        to_run.push_back(f);
-    // A one-shot push releases its hooks with the outcome (no leak per push).
-    if (!recurring_) {
-      for (auto& hook : hooks_)
-        graveyard.push_back(std::move(hook.second));
+    if (recurring_) {
+      for (auto& [s, f] : hooks_)
+        if (s == status)
+          recurring.push_back(f);
+    } else {
+      one_shot = std::move(hooks_);
       hooks_.clear();
     }
   }
@@ -154,10 +161,13 @@ bool push_hooks::resolve(push_outcome outcome) {
   // Callbacks run, and die, inside the gate: whatever they captured is
   // released in callback context (see socket's destructor).
   gate_->run([&] {
-    for (auto& f : to_run)
+    for (auto& f : recurring)
       f(response);
-    to_run.clear();
-    graveyard.clear();
+    for (auto& [s, f] : one_shot)
+      if (s == status)
+        f(response);
+    recurring.clear();
+    one_shot.clear();
   });
   return true;
 }
