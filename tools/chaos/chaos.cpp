@@ -442,28 +442,34 @@ private:
     {
       std::lock_guard<std::mutex> guard{mtx_};
       maintain(); // releases retired channels that just went idle
-      caf::scoped_actor self{*sys_};
-      for (auto& s : slots_) {
-        if (!s->channel)
-          continue;
-        self->request(s->channel->actor(), 5s, phx::stats_atom::value)
-          .receive(
-            [&](phx::channel_stats st) {
-              out.pending += st.pending;
-              out.buffered += st.buffered;
-            },
-            [&](caf::error&) {
-              // A closed channel that already quit holds nothing.
-            });
-      }
     }
     // Actors that just delivered their last message are still quitting: the
     // fewest seen within a short window is what the process holds.
-    out.actors = sys_->registry().running();
+    uint64_t running = sys_->registry().running();
     for (int i = 0; i < 20; ++i) {
       std::this_thread::sleep_for(50ms);
-      out.actors = std::min<uint64_t>(out.actors, sys_->registry().running());
+      running = std::min<uint64_t>(running, sys_->registry().running());
     }
+    // Idle PUSH actors wait in their channels' bounded pools for the next
+    // pushes (asked after the window: pools only shrink without traffic).
+    uint64_t idle_pushes = 0;
+    std::lock_guard<std::mutex> guard{mtx_};
+    caf::scoped_actor self{*sys_};
+    for (auto& s : slots_) {
+      if (!s->channel)
+        continue;
+      self->request(s->channel->actor(), 5s, phx::stats_atom::value)
+        .receive(
+          [&](phx::channel_stats st) {
+            out.pending += st.pending;
+            out.buffered += st.buffered;
+            idle_pushes += st.idle_pushes;
+          },
+          [&](caf::error&) {
+            // A closed channel that already quit holds nothing.
+          });
+    }
+    out.actors = running > idle_pushes ? running - idle_pushes : 0;
     out.rss_kib = rss_kib();
     out.heap_kib = heap_kib();
     return out;
