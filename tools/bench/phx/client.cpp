@@ -292,7 +292,7 @@ void echo_facade(const args& a, report& out, echo_run& run) {
   run.done.wait_for(120, "the echo replies");
   std::lock_guard<std::mutex> guard{mtx};
   run.write(out);
-  // Actors still running once every push has its outcome (PUSH actors quit).
+  // Actors still running once every push has its outcome (the idle PUSH actors of the pool).
   out.add("actors_running", double(sys.registry().running()));
 }
 
