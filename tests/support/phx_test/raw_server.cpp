@@ -80,6 +80,8 @@ class raw_server::impl {
 public:
   virtual ~impl() = default;
 
+  /// Starts the server thread (its handlers reach the impl through its raw_server).
+  virtual void start() = 0;
   virtual uint16_t port() const noexcept = 0;
   virtual bool tls() const noexcept = 0;
   virtual void send(conn_id id, std::string data, bool binary) = 0;
@@ -216,8 +218,9 @@ public:
     if (ec || aec)
       throw std::runtime_error("raw_server: cannot listen on 127.0.0.1: "
                                + (ec ? ec.message() : aec.message()));
-    thread_ = std::thread([this] { server_.run(); });
   }
+
+  void start() override { thread_ = std::thread([this] { server_.run(); }); }
 
   ~server_impl() override {
     server_.stop();
@@ -382,6 +385,8 @@ raw_server::raw_server(raw_server_options opts) {
   else
     impl_ = std::make_unique<server_impl<websocketpp::config::asio>>(*this,
                                                                    std::move(opts));
+  // Only now: the server thread's handlers use impl_ (e.g. send_text from on_open).
+  impl_->start();
 }
 
 raw_server::~raw_server() = default;
