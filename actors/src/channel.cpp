@@ -356,8 +356,7 @@ void dispatch(self_ptr self, protocol::message&& msg) {
   auto& st = self->state;
   auto join_ref = st.join_ref.value_or(std::string{});
   if (st.hooks) {
-    if (st.hooks->has_transform())
-      msg.payload = st.hooks->apply_transform(msg);
+    st.hooks->apply_transform(msg);
     st.hooks->dispatch(msg, join_ref);
   }
   auto bytes = msg.payload.is_binary() ? msg.payload.binary().size() : 0;
@@ -418,8 +417,8 @@ void on_message(self_ptr self, protocol::message&& msg) {
   }
   if (msg.is_reply()) {
     // phoenix.js's onMessage sees replies too, before the push they resolve.
-    if (st.hooks && st.hooks->has_transform())
-      msg.payload = st.hooks->apply_transform(msg);
+    if (st.hooks)
+      st.hooks->apply_transform(msg);
     on_reply(self, std::move(msg));
     return;
   }

@@ -75,17 +75,20 @@ void channel_hooks::set_transform(transform f) {
   has_transform_ = static_cast<bool>(transform_);
 }
 
-protocol::payload channel_hooks::apply_transform(const protocol::message& msg) {
+void channel_hooks::apply_transform(protocol::message& msg) {
+  // Checked for every event: most channels have no transform.
+  if (!has_transform_.load(std::memory_order_acquire))
+    return;
   transform f;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     f = transform_;
   }
   if (!f)
-    return msg.payload;
+    return;
   protocol::payload out;
   gate->run([&] { out = f(msg); });
-  return out;
+  msg.payload = std::move(out);
 }
 
 void channel_hooks::dispatch(const protocol::message& msg,

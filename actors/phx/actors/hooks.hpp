@@ -149,11 +149,9 @@ struct channel_hooks {
   /// Sets the hook that may replace each inbound payload before dispatch.
   void set_transform(transform f);
 
-  /// Applies the transform hook (through the gate), if any.
-  protocol::payload apply_transform(const protocol::message& msg);
-
-  /// True if a transform hook is set (no lock: checked for every event).
-  bool has_transform() const noexcept { return has_transform_.load(std::memory_order_acquire); }
+  /// Replaces `msg`'s payload with the transform hook's result (through the
+  /// gate); without a hook it returns at once, taking no lock.
+  void apply_transform(protocol::message& msg);
 
   /// Sets the callbacks of state changes and of join outcomes (each attempt).
   void set_on_state(std::function<void(channel_state)> f);
