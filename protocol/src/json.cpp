@@ -1,12 +1,15 @@
 #include "phx/protocol/json.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <locale.h>
+#include <mutex>
 #include <system_error>
+#include <vector>
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
@@ -15,9 +18,173 @@
 
 #include "json_storage.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#  define PHX_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define PHX_ASAN 1
+#  endif
+#endif
+#ifdef PHX_ASAN
+#  include <sanitizer/asan_interface.h>
+#endif
+
 namespace phx::protocol {
 
 namespace {
+
+// -- block pool --------------------------------------------------------------
+
+/// Storage blocks of decoded frames, kept for the next frames once freed.
+/// Without it a flood's blocks (above tcache's size limit) grew and trimmed
+/// the malloc heap on every swing of the inbound credit: page faults on every
+/// burst (docs/benchmarks.md). Each thread keeps a small magazine and trades
+/// whole batches with one pool for the process, so a block freed on any
+/// thread serves the decoding thread and the pool's lock is taken once per
+/// batch. At most `capacity` blocks pooled plus `2 * batch` per thread.
+template <class T>
+class block_pool {
+public:
+  /// Blocks the process pool holds at most (the frames one socket may hold
+  /// decoded: `max_inbound_frames`'s default).
+  static constexpr size_t capacity = 4096;
+  /// Blocks moved between a thread and the pool at once.
+  static constexpr size_t batch = 32;
+
+  /// A pooled block, or null.
+  static T* take() noexcept {
+    auto& m = magazine;
+    if (m.n == 0 && (m.closed || !refill(m)))
+      return nullptr;
+    auto* p = m.blocks[--m.n];
+#ifdef PHX_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, sizeof(T));
+#endif
+    return p;
+  }
+
+  /// Keeps `p` for a later block; false if there is no room (the caller frees it).
+  static bool give(T* p) noexcept {
+    auto& m = magazine;
+    if (m.closed)
+      return false;
+    // First use on this thread registers the closer that hands its blocks back.
+    (void) &closer;
+    if (m.n == m.blocks.size())
+      spill(m, batch);
+#ifdef PHX_ASAN
+    // A use after free of a decoded frame still shows under ASan.
+    ASAN_POISON_MEMORY_REGION(p, sizeof(T));
+#endif
+    m.blocks[m.n++] = p;
+    return true;
+  }
+
+private:
+  // Trivially destructible, so usable until the thread's very end.
+  struct magazine_slots {
+    std::array<T*, 2 * batch> blocks;
+    size_t n;
+    bool closed;
+  };
+
+  struct shared_pool {
+    std::mutex mtx;
+    std::vector<T*> blocks;
+  };
+
+  struct magazine_closer {
+    ~magazine_closer() {
+      auto& m = magazine;
+      m.closed = true;
+      spill(m, m.n);
+    }
+  };
+
+  /// The process's pool (never destroyed: blocks may be freed during exit).
+  static shared_pool& shared() {
+    static auto* pool = [] {
+      auto* p = new shared_pool;
+      p->blocks.reserve(capacity);
+      return p;
+    }();
+    return *pool;
+  }
+
+  static bool refill(magazine_slots& m) noexcept {
+    auto& s = shared();
+    std::lock_guard<std::mutex> guard{s.mtx};
+    while (m.n < batch && !s.blocks.empty()) {
+      m.blocks[m.n++] = s.blocks.back();
+      s.blocks.pop_back();
+    }
+    return m.n > 0;
+  }
+
+  /// Moves the newest `k` blocks of `m` to the pool; frees those it has no room for.
+  static void spill(magazine_slots& m, size_t k) noexcept {
+    auto& s = shared();
+    {
+      std::lock_guard<std::mutex> guard{s.mtx};
+      while (k > 0 && s.blocks.size() < capacity) {
+        s.blocks.push_back(m.blocks[--m.n]);
+        --k;
+      }
+    }
+    for (; k > 0; --k) {
+      auto* p = m.blocks[--m.n];
+#ifdef PHX_ASAN
+      ASAN_UNPOISON_MEMORY_REGION(p, sizeof(T));
+#endif
+      std::allocator<T>{}.deallocate(p, 1);
+    }
+  }
+
+  static thread_local magazine_slots magazine;
+  static thread_local magazine_closer closer;
+};
+
+template <class T>
+thread_local typename block_pool<T>::magazine_slots block_pool<T>::magazine{};
+
+template <class T>
+thread_local typename block_pool<T>::magazine_closer block_pool<T>::closer;
+
+/// Allocates single objects through `block_pool` (for `allocate_shared`).
+template <class T>
+struct recycling_allocator {
+  using value_type = T;
+
+  recycling_allocator() noexcept = default;
+
+  template <class U>
+  recycling_allocator(const recycling_allocator<U>&) noexcept {
+    // nop
+  }
+
+  T* allocate(size_t n) {
+    if (n == 1)
+      if (auto* p = block_pool<T>::take())
+        return p;
+    return std::allocator<T>{}.allocate(n);
+  }
+
+  void deallocate(T* p, size_t n) noexcept {
+    if (n == 1 && block_pool<T>::give(p))
+      return;
+    std::allocator<T>{}.deallocate(p, n);
+  }
+
+  template <class U>
+  bool operator==(const recycling_allocator<U>&) const noexcept {
+    return true;
+  }
+
+  template <class U>
+  bool operator!=(const recycling_allocator<U>&) const noexcept {
+    return false;
+  }
+};
 
 // True if `s` holds a UTF-8 encoded UTF-16 surrogate (ED A0..BF): RapidJSON
 // 1.1.0 turns a lone low-surrogate escape into one instead of refusing it.
@@ -187,12 +354,13 @@ result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
   if (text.empty())
     return make_error(errc::empty_frame, "the frame is empty");
   auto size = text.size();
-  auto st = std::make_shared<json_storage>(std::move(text));
+  auto st = std::allocate_shared<json_storage>(recycling_allocator<json_storage>{},
+                                            std::move(text));
   // RapidJSON 1.1.0 takes the continuation bytes of a UTF-8 lead byte without
   // looking for the end: a text ending in a lead byte would be read (and, in
-  // situ, written) up to 3 bytes past its terminator. Those bytes are ours now.
-  // (Skipping it for texts ending in ASCII measured slower: docs/benchmarks.md.)
-  st->text.append(3, '\0');
+  // situ, written) up to 3 bytes past its terminator. Those bytes are ours now
+  // (the transport's buffers have room for them: no reallocation).
+  st->text.append(parse_spare_bytes, '\0');
   rapidjson::InsituStringStream in{&st->text[0]};
   // One per thread: its parse stack is kept between parses (cleared, not freed).
   thread_local rapidjson::Reader reader;

@@ -16,6 +16,7 @@
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
+#include "phx/protocol/json.hpp"
 #include "phx/protocol/log.hpp"
 
 namespace phx::transport::detail {
@@ -189,6 +190,37 @@ struct tls_socket : websocketpp::transport::asio::tls_socket::endpoint {
 /// cost for Phoenix-sized frames (the parser is incremental: any size is safe).
 constexpr size_t read_buffer_size = 4096;
 
+/// A connection's message manager whose buffers keep room for the bytes the
+/// decoder appends (`protocol::parse_spare_bytes`): websocketpp reserves
+/// exactly a frame's size, so each inbound frame was reallocated and copied.
+template <class Message>
+class spare_msg_manager : public std::enable_shared_from_this<spare_msg_manager<Message>> {
+public:
+  using type = spare_msg_manager;
+  using ptr = std::shared_ptr<spare_msg_manager>;
+  using weak_ptr = std::weak_ptr<spare_msg_manager>;
+  using message_ptr = typename Message::ptr;
+
+  /// An empty message (websocketpp fills and sizes it itself).
+  message_ptr get_message() {
+    return std::make_shared<Message>(this->shared_from_this());
+  }
+
+  /// A message for a frame of `size` bytes, with the decoder's spare bytes.
+  message_ptr get_message(websocketpp::frame::opcode::value op, size_t size) {
+    return std::make_shared<Message>(this->shared_from_this(), op,
+                                     size + protocol::parse_spare_bytes);
+  }
+
+  /// Messages are not pooled: a frame's buffer moves on with its text.
+  bool recycle(Message*) {
+    return false;
+  }
+};
+
+/// The message type of the client configs (with `spare_msg_manager`).
+using spare_message = websocketpp::message_buffer::message<spare_msg_manager>;
+
 /// The client config shared by ws and wss: one io thread touches a
 /// connection, so no locks and no strands (concurrency `none`).
 template <class Socket>
@@ -199,9 +231,10 @@ struct client_config : websocketpp::config::asio_client {
   using concurrency_type = websocketpp::concurrency::none;
   using request_type = base::request_type;
   using response_type = base::response_type;
-  using message_type = base::message_type;
-  using con_msg_manager_type = base::con_msg_manager_type;
-  using endpoint_msg_manager_type = base::endpoint_msg_manager_type;
+  using message_type = spare_message;
+  using con_msg_manager_type = spare_msg_manager<spare_message>;
+  using endpoint_msg_manager_type =
+    websocketpp::message_buffer::alloc::endpoint_msg_manager<con_msg_manager_type>;
   using alog_type = sink_logger<websocketpp::log::alevel>;
   using elog_type = sink_logger<websocketpp::log::elevel>;
   using rng_type = masking_rng;

@@ -29,6 +29,10 @@ constexpr size_t max_json_depth = 512;
 /// surrogates, trailing garbage and nesting deeper than `max_json_depth`.
 result<json_ptr> parse_json(std::string_view text);
 
+/// Bytes that parsing in place appends to a text (a guard behind its end): a
+/// buffer with this much spare capacity is not reallocated by the parse.
+constexpr size_t parse_spare_bytes = 3;
+
 /// Parses JSON text in place: the text buffer is taken over and kept alive
 /// by the returned value, so strings are not copied.
 result<json_ptr> parse_json(std::string&& text);

@@ -1,6 +1,9 @@
 // The JSON reader refuses hostile input with a reason instead of crashing.
 #include <boost/test/unit_test.hpp>
 
+#include <string>
+#include <vector>
+
 #include "phx/protocol/json.hpp"
 #include "phx/protocol/payload.hpp"
 
@@ -99,6 +102,40 @@ BOOST_AUTO_TEST_CASE(payloads_compare_by_value_and_share_storage) {
   BOOST_CHECK_EQUAL(copy.binary_shared().get(), bin.binary_shared().get());
   BOOST_CHECK_EQUAL(bin.to_string(), "\"AQI=\"");
   BOOST_CHECK_EQUAL(a->to_string(), "{\"x\":1}");
+}
+
+BOOST_AUTO_TEST_CASE(a_text_with_spare_capacity_is_parsed_in_its_own_buffer) {
+  std::string text = R"({"event":"phx_reply","body":"in place"})";
+  text.reserve(text.size() + parse_spare_bytes);
+  const char* first = text.data();
+  const char* last = first + text.size();
+  auto v = parse_json(std::move(text));
+  BOOST_REQUIRE(v);
+  // Strings parsed in place point into the text: it was not reallocated.
+  const char* body = (**v)["body"].GetString();
+  BOOST_CHECK(body >= first && body < last);
+  BOOST_CHECK_EQUAL(std::string{body}, "in place");
+}
+
+BOOST_AUTO_TEST_CASE(decoded_frames_beyond_the_block_cache_stay_intact) {
+  // More frames alive at once than a thread caches blocks (4,096), released
+  // in two halves out of order, then a second round on the recycled blocks.
+  constexpr size_t n = 5000;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<json_ptr> alive;
+    alive.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto v = parse_json(R"({"i":)" + std::to_string(i) + R"(,"s":"frame"})");
+      BOOST_REQUIRE(v);
+      alive.push_back(std::move(*v));
+    }
+    for (size_t i = 1; i < n; i += 2)
+      alive[i].reset();
+    for (size_t i = 0; i < n; i += 2) {
+      BOOST_REQUIRE_EQUAL((*alive[i])["i"].GetUint64(), i);
+      BOOST_REQUIRE_EQUAL(std::string{(*alive[i])["s"].GetString()}, "frame");
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
