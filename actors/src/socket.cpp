@@ -65,17 +65,28 @@ void flush_out(self_ptr self) {
   st.out.clear();
 }
 
-// Queues a frame for the transport. The first frame of a batch sends the
-// socket a flush message, which arrives behind what is already queued: all
-// frames sent meanwhile go to the transport (and the io thread) together.
+// Sends the queued frames now if the mailbox holds nothing more (the run
+// ends: nothing to batch them with), else sends the socket a flush message,
+// which arrives behind what is already queued: all frames queued meanwhile go
+// to the transport (and the io thread) together.
+void schedule_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.flush_pending || st.out.empty())
+    return;
+  if (self->mailbox().empty()) {
+    flush_out(self);
+    return;
+  }
+  st.flush_pending = true;
+  self->send(self, caf::flush_atom::value);
+}
+
+// Queues a frame for the transport (see `schedule_flush`).
 void send_now(self_ptr self, protocol::frame&& f) {
   auto& st = self->state;
   ++st.stats.frames_out;
   st.out.push_back(std::move(f));
-  if (!st.flush_pending) {
-    st.flush_pending = true;
-    self->send(self, caf::flush_atom::value);
-  }
+  schedule_flush(self);
 }
 
 // -- heartbeat ---------------------------------------------------------------------

@@ -327,6 +327,40 @@ BOOST_AUTO_TEST_CASE(a_joined_push_goes_out_at_once_and_resolves_with_the_reply)
   BOOST_CHECK(deref<phx::channel_actor_state>(c->hdl).by_ref.empty());
 }
 
+BOOST_AUTO_TEST_CASE(pushes_and_a_leave_queued_together_go_out_in_their_order) {
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  auto jr = join_ok(c);
+  auto before = sent().size();
+  // Queued before the channel runs: one mailbox run handles all of them.
+  std::vector<std::shared_ptr<phx::push_hooks>> hs;
+  for (int i = 0; i < 5; ++i) {
+    hs.push_back(std::make_shared<phx::push_hooks>(hooks->gate));
+    caf::anon_send(c->hdl, phx::push_atom::value, "p" + std::to_string(i), payload{},
+                   caf::timespan{10s}, hs.back());
+  }
+  auto lh = std::make_shared<phx::push_hooks>(hooks->gate);
+  caf::anon_send(c->hdl, phx::leave_atom::value, caf::timespan{10s}, lh);
+  run();
+  auto all = sent();
+  BOOST_REQUIRE_EQUAL(all.size(), before + 6);
+  std::vector<message> out(all.begin() + static_cast<std::ptrdiff_t>(before), all.end());
+  for (int i = 0; i < 5; ++i)
+    BOOST_CHECK_EQUAL(out[i].event, "p" + std::to_string(i));
+  BOOST_CHECK_EQUAL(out[5].event, "phx_leave");
+  // Replies still match their pushes; the leave's ok closes and removes the channel.
+  for (int i = 0; i < 5; ++i)
+    reply(jr, *out[i].ref, "room:a", "ok");
+  for (auto& h : hs) {
+    BOOST_REQUIRE(h->outcome());
+    BOOST_CHECK_EQUAL(h->outcome()->status, "ok");
+  }
+  reply(jr, *out[5].ref, "room:a", "ok");
+  BOOST_CHECK(state_of(c) == channel_state::closed);
+  BOOST_CHECK_EQUAL(sock_state().stats.channels, 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_push_without_reply_times_out_with_the_default_or_its_own_timeout) {
   start(options());
   connect_and_open();

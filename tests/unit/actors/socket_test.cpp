@@ -755,4 +755,15 @@ BOOST_AUTO_TEST_CASE(tune_scheduler_gives_one_worker_unless_asked_for_more) {
   BOOST_CHECK_EQUAL(sys.scheduler().num_workers(), 1u);
 }
 
+BOOST_AUTO_TEST_CASE(tune_scheduler_lets_a_lone_worker_block_instead_of_polling) {
+  constexpr auto key = "work-stealing.moderate-poll-attempts";
+  caf::actor_system_config one;
+  phx::tune_scheduler(one);
+  BOOST_CHECK_EQUAL(caf::get_or(one, key, size_t{500}), 0u);
+  // Several workers keep CAF's moderate polling: idle workers steal work.
+  caf::actor_system_config three;
+  phx::tune_scheduler(three, 3);
+  BOOST_CHECK(!caf::get_if<size_t>(&three, key));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
