@@ -358,8 +358,8 @@ void add_message_types(caf::actor_system_config& cfg);
 /// thread each time: about 25 % less CPU per echo round trip and 35 % less
 /// per inbound event than CAF's defaults here (docs/benchmarks.md). With one
 /// worker, an idle worker blocks until the next job instead of polling with
-/// 50 us sleeps (CAF's moderate polling): 15 % less CPU and 30 % less latency
-/// per request at low rates. Give more workers to callbacks that compute
+/// 50 us sleeps (CAF's moderate polling): about 10 % less CPU and 20-30 %
+/// less latency per request at low rates. Give more workers to callbacks that compute
 /// (they keep CAF's polling, so idle workers steal). The facade's own actor
 /// system uses it.
 void tune_scheduler(caf::actor_system_config& cfg, size_t workers = 1);
