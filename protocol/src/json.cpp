@@ -112,6 +112,8 @@ private:
   }
 
   static bool refill(magazine_slots& m) noexcept {
+    // A thread that only takes holds blocks too: its exit must hand them back.
+    (void) &closer;
     auto& s = shared();
     std::lock_guard<std::mutex> guard{s.mtx};
     while (m.n < batch && !s.blocks.empty()) {
