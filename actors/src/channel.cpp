@@ -225,7 +225,7 @@ void send_push(self_ptr self, uint64_t id) {
   auto& p = st.pushes[id];
   auto ref = st.ctx->make_ref();
   p.ref = ref;
-  st.by_ref.emplace(ref, id);
+  st.by_ref.add(ref, id);
   send_to_socket(self, outgoing(self, std::move(ref), p.event, p.payload));
 }
 
@@ -397,9 +397,8 @@ void on_reply(self_ptr self, protocol::message&& msg) {
     close_channel(self, "leave");
     return;
   }
-  if (auto i = st.by_ref.find(ref); i != st.by_ref.end()) {
-    auto id = i->second;
-    end_push(self, id, reply{std::move(msg.status), std::move(msg.payload)});
+  if (auto id = st.by_ref.find(ref)) {
+    end_push(self, *id, reply{std::move(msg.status), std::move(msg.payload)});
     return;
   }
   ++st.stats.unmatched_replies;
@@ -639,8 +638,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
     },
     [self](refused_atom, std::string& ref, caf::error& err) {
       auto& st = self->state;
-      if (auto i = st.by_ref.find(ref); i != st.by_ref.end()) {
-        end_push(self, i->second, std::move(err));
+      if (auto id = st.by_ref.find(ref)) {
+        end_push(self, *id, std::move(err));
         return;
       }
       if (st.join_awaiting && st.join_ref == ref) {
@@ -693,6 +692,99 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
 channel_actor spawn_channel(caf::actor_system& sys, socket_actor socket,
                             std::shared_ptr<socket_context> ctx, channel_options opts) {
   return sys.spawn(channel_impl, std::move(socket), std::move(ctx), std::move(opts));
+}
+
+// -- ref_index -----------------------------------------------------------------------
+
+std::optional<uint64_t> ref_index::parse(const std::string& ref) noexcept {
+  // Canonical decimals only ("7", never "07"): one number, one spelling.
+  if (ref.empty() || ref.size() > 19 || (ref.size() > 1 && ref[0] == '0'))
+    return std::nullopt;
+  uint64_t n = 0;
+  for (char c : ref) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::vector<ref_index::entry>::const_iterator ref_index::locate(uint64_t ref) const {
+  auto first = items_.begin() + static_cast<std::ptrdiff_t>(head_);
+  auto i = std::lower_bound(first, items_.end(), ref,
+                            [](const entry& e, uint64_t r) { return e.first < r; });
+  return i != items_.end() && i->first == ref && i->second != 0 ? i : items_.end();
+}
+
+void ref_index::add(const std::string& ref, uint64_t id) {
+  auto n = parse(ref);
+  if (!n) {
+    others_[ref] = id;
+    ++live_;
+    return;
+  }
+  if (items_.size() == head_ || items_.back().first < *n) {
+    items_.emplace_back(*n, id);
+  } else {
+    // Out of order (not a ref of make_ref's): kept sorted, at a cost.
+    auto first = items_.begin() + static_cast<std::ptrdiff_t>(head_);
+    auto i = std::lower_bound(first, items_.end(), *n,
+                              [](const entry& e, uint64_t r) { return e.first < r; });
+    if (i != items_.end() && i->first == *n) {
+      if (i->second == 0)
+        ++live_;
+      i->second = id;
+      return;
+    }
+    items_.insert(i, entry{*n, id});
+  }
+  ++live_;
+}
+
+std::optional<uint64_t> ref_index::find(const std::string& ref) const {
+  auto n = parse(ref);
+  if (!n) {
+    auto i = others_.find(ref);
+    return i != others_.end() ? std::optional<uint64_t>{i->second} : std::nullopt;
+  }
+  auto i = locate(*n);
+  return i != items_.end() ? std::optional<uint64_t>{i->second} : std::nullopt;
+}
+
+void ref_index::erase(const std::string& ref) {
+  auto n = parse(ref);
+  if (!n) {
+    live_ -= others_.erase(ref);
+    return;
+  }
+  auto i = locate(*n);
+  if (i == items_.end())
+    return;
+  items_[static_cast<size_t>(i - items_.begin())].second = 0;
+  --live_;
+  trim();
+}
+
+void ref_index::trim() {
+  while (head_ < items_.size() && items_[head_].second == 0)
+    ++head_;
+  if (head_ == items_.size()) {
+    items_.clear();
+    head_ = 0;
+    return;
+  }
+  auto held = items_.size() - head_;
+  auto live = live_ - others_.size();
+  if (held > 2 * live + 64) {
+    // Finished pushes behind a slow one: dropped, O(1) amortized per erase.
+    items_.erase(std::remove_if(items_.begin(), items_.end(),
+                                [](const entry& e) { return e.second == 0; }),
+                 items_.end());
+    head_ = 0;
+  } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
 }
 
 } // namespace phx

@@ -115,6 +115,39 @@ void channel_hooks::dispatch(const protocol::message& msg,
   });
 }
 
+// -- push_hook_list --------------------------------------------------------------------
+
+push_hook_list::push_hook_list(push_hook_list&& other) noexcept
+  : inline_(std::move(other.inline_)), size_(other.size_), more_(std::move(other.more_)) {
+  other.clear();
+}
+
+push_hook_list& push_hook_list::operator=(push_hook_list&& other) noexcept {
+  if (this != &other) {
+    clear();
+    for (size_t i = 0; i < other.size_; ++i)
+      inline_[i] = std::move(other.inline_[i]);
+    size_ = other.size_;
+    more_ = std::move(other.more_);
+    other.clear();
+  }
+  return *this;
+}
+
+void push_hook_list::push_back(hook h) {
+  if (size_ < inline_capacity && more_.empty())
+    inline_[size_++] = std::move(h);
+  else
+    more_.push_back(std::move(h));
+}
+
+void push_hook_list::clear() noexcept {
+  for (size_t i = 0; i < size_; ++i)
+    inline_[i] = hook{};
+  size_ = 0;
+  more_.clear();
+}
+
 // -- push_hooks --------------------------------------------------------------------
 
 void push_hooks::receive(const std::string& status,
@@ -125,14 +158,11 @@ void push_hooks::receive(const std::string& status,
     if (outcome_ && outcome_->status == status)
       run_now = outcome_->response;
     if (!outcome_ || recurring_) {
-      // Room for one hook per status at once: no regrowth per push.
-      if (hooks_.empty())
-        hooks_.reserve(4);
       if (!run_now) {
-        hooks_.emplace_back(status, std::move(f));
+        hooks_.push_back({status, std::move(f)});
         return;
       }
-      hooks_.emplace_back(status, f);
+      hooks_.push_back({status, f});
     }
   }
   if (run_now)
@@ -142,7 +172,7 @@ void push_hooks::receive(const std::string& status,
 bool push_hooks::resolve(push_outcome outcome) {
   // A one-shot push hands all its hooks over (no copy, released with the
   // outcome: no leak per push); a recurring one copies those that run.
-  decltype(hooks_) one_shot;
+  push_hook_list one_shot;
   std::vector<std::function<void(const protocol::payload&)>> recurring;
   auto status = outcome.status;
   protocol::payload response = outcome.response;
@@ -152,12 +182,12 @@ bool push_hooks::resolve(push_outcome outcome) {
       return false;
     outcome_ = std::move(outcome);
     if (recurring_) {
-      for (auto& [s, f] : hooks_)
-        if (s == status)
-          recurring.push_back(f);
+      hooks_.for_each([&](auto& h) {
+        if (h.first == status)
+          recurring.push_back(h.second);
+      });
     } else {
       one_shot = std::move(hooks_);
-      hooks_.clear();
     }
   }
   cv_.notify_all();
@@ -166,9 +196,10 @@ bool push_hooks::resolve(push_outcome outcome) {
   gate_->run([&] {
     for (auto& f : recurring)
       f(response);
-    for (auto& [s, f] : one_shot)
-      if (s == status)
-        f(response);
+    one_shot.for_each([&](auto& h) {
+      if (h.first == status)
+        h.second(response);
+    });
     recurring.clear();
     one_shot.clear();
   });

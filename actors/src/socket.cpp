@@ -58,6 +58,7 @@ void flush_out(self_ptr self) {
     st.out.clear();
     return;
   }
+  st.last_flush = st.out.size();
   if (st.out.size() == 1)
     self->send(st.transport, frame_atom::value, std::move(st.out.front()));
   else
@@ -85,6 +86,9 @@ void schedule_flush(self_ptr self) {
 void send_now(self_ptr self, protocol::frame&& f) {
   auto& st = self->state;
   ++st.stats.frames_out;
+  // Sized like the last batch (capped): no regrowth per frame under load.
+  if (st.out.capacity() == 0 && st.last_flush > 1)
+    st.out.reserve(std::min<size_t>(st.last_flush, 256));
   st.out.push_back(std::move(f));
   schedule_flush(self);
 }

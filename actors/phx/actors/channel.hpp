@@ -56,6 +56,49 @@ private:
   size_t head_ = 0;
 };
 
+/// The pending pushes of a channel by ref. Refs count up per socket, so a
+/// channel sends its pushes in ref order: a sorted vector searched by halves
+/// replaces a hash map (no allocation, no string hashing per push). Finished
+/// entries leave the front at once; those behind a slower push are compacted
+/// away once they outnumber the live ones, so it stays O(pending pushes).
+class ref_index {
+public:
+  /// Adds `ref` for push `id` (`id` > 0). Refs made by `socket_context::make_ref`
+  /// come in increasing order; any other ref is kept too, just slower.
+  void add(const std::string& ref, uint64_t id);
+
+  /// The push sent with `ref`, if it is pending.
+  std::optional<uint64_t> find(const std::string& ref) const;
+
+  /// Forgets `ref` (nothing if unknown).
+  void erase(const std::string& ref);
+
+  /// 1 if `ref` is pending, else 0 (as a map's `count`).
+  size_t count(const std::string& ref) const { return find(ref) ? 1 : 0; }
+
+  /// True if no ref is pending.
+  bool empty() const noexcept { return live_ == 0; }
+
+  /// The number of pending refs.
+  size_t size() const noexcept { return live_; }
+
+  /// Entries held, finished ones not yet dropped included (bounded by about
+  /// twice the pending refs; for tests).
+  size_t held() const noexcept { return items_.size() - head_ + others_.size(); }
+
+private:
+  using entry = std::pair<uint64_t, uint64_t>; // (ref, id); id 0: finished
+  static std::optional<uint64_t> parse(const std::string& ref) noexcept;
+  std::vector<entry>::const_iterator locate(uint64_t ref) const;
+  void trim();
+
+  std::vector<entry> items_;
+  size_t head_ = 0;
+  size_t live_ = 0;
+  /// Refs that are not canonical decimals (never made by this client).
+  std::unordered_map<std::string, uint64_t> others_;
+};
+
 /// The state of a CHANNEL actor: the state machine of phoenix.js's Channel,
 /// its join push, push buffer and bindings, and its REJOIN SUPERVISOR role
 /// (rejoin with backoff after errors, at once when the socket reopens).
@@ -125,7 +168,7 @@ struct channel_actor_state {
   std::unordered_map<uint64_t, pending_push> pushes;
   /// PUSH actors that delivered their outcome, reused by the next pushes.
   std::vector<push_actor> idle_pushes;
-  std::unordered_map<std::string, uint64_t> by_ref;
+  ref_index by_ref;
   /// Ids of pushes waiting for a join, in order (ids of finished pushes are skipped).
   std::vector<uint64_t> buffer;
   size_t buffered = 0;

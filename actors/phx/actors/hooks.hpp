@@ -5,6 +5,7 @@
 // event and pass through the socket's gate: the callbacks of one socket never
 // run concurrently. They must not block.
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -185,6 +186,41 @@ struct push_outcome {
   caf::error error;
 };
 
+/// A push's hooks, the usual three (ok, error, timeout) held inline: a push
+/// allocates nothing for them; a fourth and later ones go to a vector.
+class push_hook_list {
+public:
+  /// One hook: the status it waits for and its callback.
+  using hook = std::pair<std::string, std::function<void(const protocol::payload&)>>;
+
+  push_hook_list() = default;
+  push_hook_list(push_hook_list&& other) noexcept;
+  push_hook_list& operator=(push_hook_list&& other) noexcept;
+  push_hook_list(const push_hook_list&) = delete;
+  push_hook_list& operator=(const push_hook_list&) = delete;
+
+  /// Appends a hook, after all earlier ones.
+  void push_back(hook h);
+
+  /// Calls `f` with each hook in the order they were added.
+  template <class F>
+  void for_each(F&& f) {
+    for (size_t i = 0; i < size_; ++i)
+      f(inline_[i]);
+    for (auto& h : more_)
+      f(h);
+  }
+
+  /// Drops every hook (their callbacks are destroyed here).
+  void clear() noexcept;
+
+private:
+  static constexpr size_t inline_capacity = 3;
+  std::array<hook, inline_capacity> inline_;
+  size_t size_ = 0;
+  std::vector<hook> more_;
+};
+
 /// The hooks and the outcome of one push (facade side). Thread-safe. A
 /// recurring push (a channel's join push) takes an outcome per attempt and
 /// keeps its hooks; every other push takes exactly one.
@@ -215,7 +251,7 @@ private:
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::optional<push_outcome> outcome_;
-  std::vector<std::pair<std::string, std::function<void(const protocol::payload&)>>> hooks_;
+  push_hook_list hooks_;
 };
 
 /// Maps an error outcome to its facade status: "timeout" or "failed".

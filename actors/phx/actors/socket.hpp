@@ -74,6 +74,8 @@ struct socket_state {
   /// Frames for the transport, sent together at the next flush.
   std::vector<protocol::frame> out;
   bool flush_pending = false;
+  /// Frames in the last flush: the next batch reserves that much at once.
+  size_t last_flush = 0;
 
   // -- routing and subscribers -------------------------------------------------------
 

@@ -829,3 +829,84 @@ BOOST_AUTO_TEST_CASE(every_pending_push_times_out_once_after_disconnect) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The ref index of pending pushes, alone (no actors).
+BOOST_AUTO_TEST_SUITE(ref_index_rules)
+
+BOOST_AUTO_TEST_CASE(refs_are_found_until_erased_in_any_order) {
+  phx::ref_index idx;
+  for (uint64_t r = 1; r <= 10; ++r)
+    idx.add(std::to_string(r), r * 100);
+  BOOST_CHECK_EQUAL(idx.size(), 10u);
+  BOOST_CHECK_EQUAL(idx.find("7").value_or(0), 700u);
+  idx.erase("7");
+  idx.erase("1");
+  BOOST_CHECK(!idx.find("7"));
+  BOOST_CHECK(!idx.find("1"));
+  BOOST_CHECK_EQUAL(idx.find("2").value_or(0), 200u);
+  BOOST_CHECK_EQUAL(idx.find("10").value_or(0), 1000u);
+  BOOST_CHECK(!idx.find("11"));
+  idx.erase("7"); // twice: nothing
+  BOOST_CHECK_EQUAL(idx.size(), 8u);
+  for (uint64_t r = 2; r <= 10; ++r)
+    idx.erase(std::to_string(r));
+  BOOST_CHECK(idx.empty());
+  BOOST_CHECK_EQUAL(idx.held(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_ref_is_matched_only_in_its_own_spelling) {
+  phx::ref_index idx;
+  idx.add("7", 1);
+  BOOST_CHECK(!idx.find("07"));
+  BOOST_CHECK(!idx.find("7 "));
+  BOOST_CHECK(!idx.find(""));
+  BOOST_CHECK(!idx.find("99999999999999999999999"));
+  // A ref this client never makes is still kept and found.
+  idx.add("abc", 2);
+  idx.add("07", 3);
+  BOOST_CHECK_EQUAL(idx.find("abc").value_or(0), 2u);
+  BOOST_CHECK_EQUAL(idx.find("07").value_or(0), 3u);
+  BOOST_CHECK_EQUAL(idx.find("7").value_or(0), 1u);
+  idx.erase("abc");
+  idx.erase("07");
+  idx.erase("7");
+  BOOST_CHECK(idx.empty());
+}
+
+BOOST_AUTO_TEST_CASE(refs_added_out_of_order_are_found) {
+  phx::ref_index idx;
+  idx.add("5", 50);
+  idx.add("3", 30);
+  idx.add("9", 90);
+  idx.add("4", 40);
+  for (auto [r, id] : {std::pair{"3", 30u}, {"4", 40u}, {"5", 50u}, {"9", 90u}})
+    BOOST_CHECK_EQUAL(idx.find(r).value_or(0), id);
+  BOOST_CHECK_EQUAL(idx.size(), 4u);
+}
+
+BOOST_AUTO_TEST_CASE(finished_refs_behind_a_slow_push_do_not_pile_up) {
+  phx::ref_index idx;
+  idx.add("1", 1); // the slow push, pending throughout
+  constexpr uint64_t n = 100000;
+  size_t most = 0;
+  for (uint64_t r = 2; r <= n; ++r) {
+    idx.add(std::to_string(r), r);
+    if (r % 4 == 0) {
+      // Four in flight at a time, replied in order.
+      for (uint64_t k = r - 3; k <= r; ++k)
+        if (k >= 2)
+          idx.erase(std::to_string(k));
+    }
+    most = std::max(most, idx.held());
+  }
+  BOOST_CHECK_EQUAL(idx.find("1").value_or(0), 1u);
+  BOOST_CHECK_LE(idx.size(), 4u);
+  BOOST_CHECK_LE(most, 2 * 5 + 64 + 1u);
+  idx.erase("1");
+  for (uint64_t r = 2; r <= n; ++r)
+    idx.erase(std::to_string(r));
+  BOOST_CHECK(idx.empty());
+  BOOST_CHECK_EQUAL(idx.held(), 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
