@@ -111,8 +111,8 @@ struct socket_core {
     actor = nullptr;
     if (!owned)
       return;
-    if (callback_gate::in_callback()) {
-      // Destroying the system here would wait for this very actor.
+    if (callback_gate::in_callback() || transport::io_runtime::on_io_thread()) {
+      // Destroying the system here would wait for actors that need this thread.
       auto sys_ptr = std::shared_ptr<caf::actor_system>(owned.release());
       auto cfg_ptr = std::shared_ptr<caf::actor_system_config>(cfg.release());
       reaper::instance().add([sys_ptr, cfg_ptr]() mutable {
@@ -306,7 +306,7 @@ void socket::init(caf::actor_system* sys, protocol::endpoint ep, options opts) {
   if (sys == nullptr) {
     core->cfg = std::make_unique<caf::actor_system_config>();
     add_message_types(*core->cfg);
-    tune_scheduler(*core->cfg);
+    use_io_scheduler(*core->cfg);
     core->owned = std::make_unique<caf::actor_system>(*core->cfg);
     sys = core->owned.get();
   }

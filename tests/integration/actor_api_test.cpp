@@ -11,6 +11,7 @@
 #include "phx/actors/socket.hpp"
 #include "phx/phx.hpp"
 #include "phx_test/recorder.hpp"
+#include "phx_test/scheduler.hpp"
 #include "phx_test/server_process.hpp"
 
 using namespace std::chrono_literals;
@@ -23,6 +24,7 @@ struct node_config : caf::actor_system_config {
   node_config() {
     load<caf::io::middleman>();
     phx::add_message_types(*this);
+    phx_test::apply_test_scheduler(*this);
     set("logger.verbosity", caf::atom("quiet"));
   }
 };

@@ -8,7 +8,10 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
+
+#include <caf/all.hpp>
 
 #include "phx/phx.hpp"
 #include "phx_test/recorder.hpp"
@@ -737,4 +740,63 @@ BOOST_AUTO_TEST_CASE(presence_is_correct_again_after_a_rejoin) {
   BOOST_REQUIRE_EQUAL(cb.push("update_meta", phx::object({{"status", "back"}})).wait_for(10s)->status,
                       "ok");
   BOOST_CHECK_MESSAGE(t.log.wait_for("ann sync ann/1/- bob/1/back"), t.log.dump());
+}
+
+namespace {
+
+// Polls /admin/stats until the server holds no transport; false after 10 s.
+bool server_has_no_transport(server_process& server) {
+  for (int i = 0; i < 200; ++i) {
+    if (server.admin("/admin/stats").body.find("\"transports\":0") != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_last_handle_released_in_a_callback_shuts_the_socket_down) {
+  session t;
+  // The only handle of the socket lives here; a callback of that very socket
+  // drops it: its actor system must go down elsewhere, not wait for itself.
+  auto holder = std::make_shared<std::optional<phx::socket>>(t.make_socket());
+  (*holder)->connect();
+  auto ch = t.joined(**holder, "room:lobby");
+  ch.push("echo", phx::object({{"n", 1}})).receive("ok", [holder, &t](const phx::payload&) {
+    holder->reset();
+    t.log.add("released");
+  });
+  holder.reset();
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("released"), t.log.dump());
+  BOOST_CHECK(server_has_no_transport(t.server));
+  // The channel handle outlives its socket: inert, its pushes fail.
+  auto out = ch.push("echo", phx::object({{"n", 2}})).wait_for(5s);
+  BOOST_REQUIRE(out);
+  BOOST_CHECK_EQUAL(out->status, "failed");
+}
+
+BOOST_AUTO_TEST_CASE(the_last_handle_released_on_an_io_thread_shuts_the_socket_down) {
+  session t;
+  auto holder = std::make_shared<std::optional<phx::socket>>(t.make_socket());
+  (*holder)->connect();
+  t.joined(**holder, "room:lobby");
+  // An actor of another system on the io threads drops the last handle, outside
+  // any callback: the socket's own system needs that thread to shut down.
+  caf::actor_system_config cfg;
+  phx::add_message_types(cfg);
+  phx::use_io_scheduler(cfg);
+  caf::actor_system sys{cfg};
+  auto dropper = sys.spawn([holder, &t](caf::event_based_actor*) -> caf::behavior {
+    return {[holder, &t](caf::ok_atom) {
+      bool on_io = phx::transport::io_runtime::on_io_thread();
+      holder->reset();
+      t.log.add(on_io ? "released" : "released off the io thread");
+    }};
+  });
+  holder.reset();
+  caf::anon_send(dropper, caf::ok_atom::value);
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("released"), t.log.dump());
+  BOOST_CHECK(server_has_no_transport(t.server));
+  caf::anon_send_exit(dropper, caf::exit_reason::user_shutdown);
 }

@@ -1,8 +1,9 @@
 #pragma once
 
-// Loopback fixture of the transport tests: a real actor system (default
-// scheduler), a scoped actor playing the listener (the SOCKET's role), the
-// process-wide io runtime and bounded waits for every report.
+// Loopback fixture of the transport tests: a real actor system (CAF's default
+// scheduler, or phx's io scheduler in the `_io` run), a scoped actor playing
+// the listener (the SOCKET's role), the process-wide io runtime and bounded
+// waits for every report.
 
 #include <boost/test/unit_test.hpp>
 
@@ -27,6 +28,7 @@
 
 #include "phx/transport/transport.hpp"
 #include "phx_test/raw_server.hpp"
+#include "phx_test/scheduler.hpp"
 
 // The courier below takes a transport's log sink in a message (local only).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(phx::protocol::log_sink)
@@ -185,8 +187,13 @@ inline caf::actor spawn_courier(caf::actor_system& sys) {
   });
 }
 
+/// The config of a test's actor system: the run's scheduler.
+struct test_config : caf::actor_system_config {
+  test_config() { apply_test_scheduler(*this); }
+};
+
 struct transport_fixture {
-  caf::actor_system_config cfg;
+  test_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   std::shared_ptr<tr::io_runtime> runtime = tr::io_runtime::instance();

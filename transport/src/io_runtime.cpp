@@ -105,6 +105,9 @@ void masking_rng::refill() {
 
 namespace {
 
+/// Set on the io threads of the runtime.
+thread_local bool is_io_thread = false;
+
 template <class Config>
 void init_endpoint(websocketpp::client<Config>& client, boost::asio::io_context& ioc,
                    const detail::log_hub& hub) {
@@ -140,6 +143,7 @@ io_thread::io_thread(const detail::log_hub& hub)
     // Named for ps/gdb; it would otherwise inherit its creator's name.
     pthread_setname_np(pthread_self(), "phx.io");
 #endif
+    is_io_thread = true;
     // A handler that throws must not end the thread: every other connection
     // of this thread would hang.
     for (;;) {
@@ -310,6 +314,10 @@ io_runtime::~io_runtime() = default;
 
 size_t io_runtime::threads() const noexcept {
   return impl_->size();
+}
+
+bool io_runtime::on_io_thread() noexcept {
+  return is_io_thread;
 }
 
 void io_runtime::set_log_sink(protocol::log_sink sink) {

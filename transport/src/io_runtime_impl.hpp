@@ -66,6 +66,9 @@ public:
   /// Number of io threads.
   size_t size() const noexcept { return threads_.size(); }
 
+  /// The io thread at `i` (< size()).
+  io_thread& at(size_t i) noexcept { return *threads_[i]; }
+
   /// The runtime's log sink (websocketpp lines and transports without a sink).
   detail::log_hub& hub() noexcept { return hub_; }
 

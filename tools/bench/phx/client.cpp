@@ -36,14 +36,18 @@ namespace {
 using namespace phx::bench;
 using namespace std::chrono_literals;
 
-/// CAF's scheduler as phx recommends it (`phx::tune_scheduler`: one worker),
-/// or CAF's own defaults with `--caf-defaults 1`.
-/// Experiments: `--caf-max-threads N`, `--caf-poll-attempts N` (see
+/// The scheduler as phx recommends it for a system that runs phx alone
+/// (`phx::use_io_scheduler`: the actors run on the io thread), or with
+/// `--scheduler caf` one CAF worker (`phx::tune_scheduler`), or with
+/// `--scheduler caf-defaults` CAF's own settings. Experiments with CAF's
+/// workers: `--caf-max-threads N`, `--caf-poll-attempts N` (see
 /// docs/benchmarks.md); likewise `--timeout-ms`, the push timeout, 10 s by default.
 struct bench_config : caf::actor_system_config {
   bench_config() {
     phx::add_message_types(*this);
-    if (!caf_defaults)
+    if (scheduler == "io")
+      phx::use_io_scheduler(*this);
+    else if (scheduler == "caf")
       phx::tune_scheduler(*this);
     if (max_threads > 0)
       set("scheduler.max-threads", static_cast<size_t>(max_threads));
@@ -52,7 +56,7 @@ struct bench_config : caf::actor_system_config {
       set("work-stealing.moderate-poll-attempts", static_cast<size_t>(poll_attempts));
     }
   }
-  static inline bool caf_defaults = false;
+  static inline std::string scheduler = "io";
   static inline long max_threads = 0;
   static inline long poll_attempts = -1;
 };
@@ -658,12 +662,16 @@ int main(int argc, char** argv) {
     if (api != "facade" && api != "actor")
       throw std::invalid_argument("--api is facade or actor");
     bool actor_api = api == "actor";
-    bench_config::caf_defaults = a.number("caf-defaults", 0) != 0;
+    bench_config::scheduler = a.text("scheduler", "io");
+    if (bench_config::scheduler != "io" && bench_config::scheduler != "caf"
+        && bench_config::scheduler != "caf-defaults")
+      throw std::invalid_argument("--scheduler is io, caf or caf-defaults");
     bench_config::max_threads = a.number("caf-max-threads", 0);
     bench_config::poll_attempts = a.number("caf-poll-attempts", -1);
     auto workload = a.text("workload");
     report out;
-    out.add("client", std::string{actor_api ? "phx_actor" : "phx"}).add("workload", workload);
+    out.add("client", std::string{actor_api ? "phx_actor" : "phx"}).add("workload", workload)
+      .add("scheduler", bench_config::scheduler);
     if (workload == "echo") {
       echo_run run;
       run.warmup = static_cast<uint64_t>(a.number("warmup", 0));

@@ -177,6 +177,10 @@ public:
   /// Number of io threads.
   size_t threads() const noexcept;
 
+  /// True on an io thread of the runtime. Nothing may wait there for an
+  /// actor: with `use_io_scheduler` the actors run on these threads.
+  static bool on_io_thread() noexcept;
+
   /// Where websocketpp's own log lines (query strings and quoted texts
   /// redacted), runtime events and the lines of transports spawned without
   /// their own sink go (default: none). Called on io threads.
