@@ -668,6 +668,9 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--scheduler is io, caf or caf-defaults");
     bench_config::max_threads = a.number("caf-max-threads", 0);
     bench_config::poll_attempts = a.number("caf-poll-attempts", -1);
+    // The io runtime starts on first use: with --io-threads N, here and with N threads.
+    if (auto n = a.number("io-threads", 0); n > 0)
+      phx::transport::io_runtime::instance(static_cast<size_t>(n));
     auto workload = a.text("workload");
     report out;
     out.add("client", std::string{actor_api ? "phx_actor" : "phx"}).add("workload", workload)
