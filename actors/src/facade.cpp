@@ -1,4 +1,5 @@
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -28,8 +29,9 @@ push failed_push(const std::shared_ptr<callback_gate>& gate, caf::error err) {
   return push{h};
 }
 
-// Joins the threads that destroy actor systems released inside a callback,
-// where destroying them inline would wait for the very actor running it.
+// Destroys, on a thread of its own, the actor systems released where
+// destroying them would wait for actors that need the releasing thread (in a
+// callback, on an io thread). One thread, started on first use, for all.
 class reaper {
 public:
   static reaper& instance() {
@@ -38,20 +40,46 @@ public:
   }
 
   void add(std::function<void()> job) {
-    std::lock_guard<std::mutex> guard{mutex_};
-    threads_.emplace_back(std::move(job));
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      jobs_.push_back(std::move(job));
+      if (!thread_.joinable())
+        thread_ = std::thread([this] { run(); });
+    }
+    cv_.notify_one();
   }
 
   ~reaper() {
-    std::lock_guard<std::mutex> guard{mutex_};
-    for (auto& t : threads_)
-      if (t.joinable())
-        t.join();
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable())
+      thread_.join();
   }
 
 private:
+  void run() {
+    std::unique_lock<std::mutex> guard{mutex_};
+    for (;;) {
+      cv_.wait(guard, [this] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty())
+        return; // stopped, and every system is down
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      guard.unlock();
+      job();
+      job = nullptr;
+      guard.lock();
+    }
+  }
+
   std::mutex mutex_;
-  std::vector<std::thread> threads_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 } // namespace
@@ -113,11 +141,13 @@ struct socket_core {
       return;
     if (callback_gate::in_callback() || transport::io_runtime::on_io_thread()) {
       // Destroying the system here would wait for actors that need this thread.
-      auto sys_ptr = std::shared_ptr<caf::actor_system>(owned.release());
-      auto cfg_ptr = std::shared_ptr<caf::actor_system_config>(cfg.release());
-      reaper::instance().add([sys_ptr, cfg_ptr]() mutable {
-        sys_ptr.reset();
-        cfg_ptr.reset();
+      // Moved into the job: no reference may stay here, or the last one
+      // could drop on this thread after the reaper's.
+      reaper::instance().add([sys = std::shared_ptr<caf::actor_system>(owned.release()),
+                              conf = std::shared_ptr<caf::actor_system_config>(
+                                cfg.release())]() mutable {
+        sys.reset();
+        conf.reset();
       });
       return;
     }
