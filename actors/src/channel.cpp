@@ -360,9 +360,18 @@ void dispatch(self_ptr self, protocol::message&& msg) {
     st.hooks->dispatch(msg, join_ref);
   }
   auto bytes = msg.payload.is_binary() ? msg.payload.binary().size() : 0;
-  for (auto& sub : st.subscribers)
-    if (!sub.deliver(self, bytes, log_of(self), component, event_atom::value, msg, join_ref))
+  auto n = st.subscribers.size();
+  for (size_t i = 0; i < n; ++i) {
+    auto& sub = st.subscribers[i];
+    // The last subscriber takes the message itself, the others a copy.
+    bool sent = i + 1 < n ? sub.deliver(self, bytes, log_of(self), component,
+                                        event_atom::value, msg, join_ref)
+                          : sub.deliver(self, bytes, log_of(self), component,
+                                        event_atom::value, std::move(msg),
+                                        std::move(join_ref));
+    if (!sent)
       ++st.stats.subscriber_overflows;
+  }
 }
 
 void on_reply(self_ptr self, protocol::message&& msg) {

@@ -592,6 +592,36 @@ BOOST_AUTO_TEST_CASE(subscribers_get_events_states_and_join_outcomes_as_typed_me
   BOOST_CHECK_EQUAL_COLLECTIONS(seen.begin(), seen.end(), want.begin(), want.end());
 }
 
+BOOST_AUTO_TEST_CASE(every_subscriber_gets_the_whole_event) {
+  // The last subscriber is handed the message itself, the others copies:
+  // each must see the same topic, event, payload and join_ref.
+  start(options());
+  connect_and_open();
+  auto c = channel("room:a");
+  std::vector<std::string> seen;
+  auto spawn_sub = [&](std::string name) {
+    return spawn([&seen, name]() -> phx::channel_subscriber_actor::behavior_type {
+      return {
+        [&seen, name](phx::event_atom, message& m, std::string& join_ref, phx::flow_ticket&) {
+          seen.push_back(name + " " + m.topic + " " + m.event + " " + m.payload.to_string()
+                         + " " + join_ref);
+        },
+        [](phx::state_atom, std::string&, phx::channel_state) {},
+        [](phx::join_atom, std::string&, phx::reply&) {},
+      };
+    });
+  };
+  for (auto name : {"first", "second", "third"})
+    caf::anon_send(c->hdl, phx::subscribe_atom::value, spawn_sub(name));
+  run();
+  auto jr = join_ok(c);
+  receive_text(R"([null,null,"room:a","shout",{"n":[1,2]}])");
+  std::vector<std::string> want;
+  for (auto name : {"first", "second", "third"})
+    want.push_back(std::string{name} + " room:a shout {\"n\":[1,2]} " + jr);
+  BOOST_CHECK_EQUAL_COLLECTIONS(seen.begin(), seen.end(), want.begin(), want.end());
+}
+
 BOOST_AUTO_TEST_CASE(the_push_buffer_is_bounded) {
   auto opts = options();
   opts.max_push_buffer = 2;
