@@ -4,7 +4,8 @@
 // parsed. Same websocketpp settings as phx's transport where they cost
 // anything (transport/src/wspp.hpp): one io thread, concurrency `none`, a
 // 4 KiB read buffer per connection, logging compiled out, masking keys from
-// OpenSSL fetched 256 at a time, plain (non-TLS) asio config.
+// OpenSSL fetched 256 at a time, plain (non-TLS) asio config, and frames
+// masked in place in the buffer they were written to.
 //
 //   phx-bench-bare --workload echo|fanin|scale|storm --url ws://127.0.0.1:P/socket ...
 // Prints one JSON line of results (fields: docs/benchmarks.md).
@@ -179,9 +180,33 @@ struct conn : std::enable_shared_from_this<conn> {
 
   std::string ref() { return std::to_string(++next_ref); }
 
-  void send(const std::string& text) {
+  /// Builds the wire frame in the text's own buffer, as phx's transport does
+  /// (transport/src/connection.cpp, send_now): websocketpp's send of a string
+  /// would copy it, check its UTF-8 again and mask it byte by byte.
+  void send(std::string text) {
     websocketpp::lib::error_code ec;
-    c.send(hdl, text, websocketpp::frame::opcode::text, ec);
+    auto con = c.get_con_from_hdl(hdl, ec);
+    if (ec)
+      return;
+    auto msg = con->get_message(websocketpp::frame::opcode::text, 0);
+    auto& payload = msg->get_raw_payload();
+    payload = std::move(text);
+    websocketpp::frame::masking_key_type key;
+    key.i = frame_keys()();
+    websocketpp::frame::word_mask_exact(reinterpret_cast<uint8_t*>(payload.data()),
+                                        payload.size(), key);
+    websocketpp::frame::basic_header basic(websocketpp::frame::opcode::text, payload.size(),
+                                           true, true);
+    websocketpp::frame::extended_header extended(payload.size(), key.i);
+    msg->set_header(websocketpp::frame::prepare_header(basic, extended));
+    msg->set_prepared(true);
+    con->send(msg);
+  }
+
+  /// The masking keys of the frames built here (everything runs on the io thread).
+  static masking_keys& frame_keys() {
+    static masking_keys keys;
+    return keys;
   }
 
   void start() {
