@@ -298,4 +298,47 @@ BOOST_AUTO_TEST_CASE(two_systems_share_the_io_thread_and_end_one_at_a_time) {
   caf::anon_send_exit(a2, caf::exit_reason::user_shutdown);
 }
 
+BOOST_AUTO_TEST_CASE(actors_of_another_system_left_queued_at_a_shutdown_run_on) {
+  // An actor of system A that an actor of B wakes is queued on B's io unit
+  // (CAF hands the sender's unit on). B's shutdown must give it back to A's
+  // scheduler, not end it with B's own leftovers.
+  io_config cfg_a;
+  io_config cfg_b;
+  caf::actor_system sys_a{cfg_a};
+  auto sys_b = std::make_unique<caf::actor_system>(cfg_b);
+  constexpr int n = 600;
+  auto handled = std::make_shared<std::atomic<int>>(0);
+  auto all = std::make_shared<std::promise<void>>();
+  std::vector<caf::actor> targets;
+  for (int i = 0; i < n; ++i)
+    targets.push_back(sys_a.spawn([handled, all](caf::event_based_actor*) -> caf::behavior {
+      return {
+        [](name_atom) { return thread_name(); },
+        [handled, all](ping_atom) {
+          // Slow: B's shutdown comes while most of them still wait in B's queue.
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          if (++*handled == n)
+            all->set_value();
+        },
+      };
+    }));
+  {
+    // Each waits for a message now, so that B's send queues it anew.
+    caf::scoped_actor self{sys_a};
+    for (auto& t : targets)
+      self->request(t, max_wait, name_atom::value).receive([](std::string&) {}, [](caf::error&) {});
+  }
+  sys_b->spawn([targets](caf::event_based_actor* self) -> caf::behavior {
+    for (auto& t : targets)
+      self->send(t, ping_atom::value);
+    self->quit();
+    return {};
+  });
+  BOOST_TEST_REQUIRE(shuts_down_within(std::move(sys_b), max_wait));
+  auto done = all->get_future();
+  BOOST_TEST((done.wait_for(max_wait) == std::future_status::ready), handled->load() << " of " << n);
+  for (auto& t : targets)
+    caf::anon_send_exit(t, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

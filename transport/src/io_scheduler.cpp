@@ -15,6 +15,7 @@
 #include <caf/execution_unit.hpp>
 #include <caf/logger.hpp>
 #include <caf/resumable.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "io_runtime_impl.hpp"
@@ -52,7 +53,7 @@ public:
   /// Queues a job on this unit's own thread (no lock, no wake-up).
   void local(caf::resumable* job) {
     if (stopped_) {
-      abstract_coordinator::cleanup_and_release(job);
+      drop(job);
       return;
     }
     jobs_.push_back(job);
@@ -73,8 +74,7 @@ public:
       }
     }
     if (job) {
-      // The scheduler has stopped: nothing would ever run it.
-      abstract_coordinator::cleanup_and_release(job);
+      drop(job);
       return;
     }
     external_jobs_.fetch_add(1, std::memory_order_relaxed);
@@ -94,7 +94,7 @@ public:
     jobs_.clear();
     head_ = 0;
     for (auto* job : left)
-      abstract_coordinator::cleanup_and_release(job);
+      drop(job);
     // A spawn on this thread left it holding the system's logger (a CAF
     // thread-local), and ~actor_system waits until every holder lets go.
     caf::logger::set_current_actor_system(nullptr);
@@ -113,6 +113,19 @@ public:
   }
 
 private:
+  // A job this stopped unit will not run. An actor of another system, queued
+  // here because one of ours sent to it, goes to its own scheduler; ours end.
+  void drop(caf::resumable* job) {
+    if (job->subtype() == caf::resumable::scheduled_actor) {
+      auto& home = static_cast<caf::scheduled_actor*>(job)->home_system();
+      if (&home != &system()) {
+        home.scheduler().enqueue(job);
+        return;
+      }
+    }
+    abstract_coordinator::cleanup_and_release(job);
+  }
+
   void post_run() {
     posted_ = true;
     boost::asio::post(thread_.ioc, [self = shared_from_this()] {
