@@ -22,6 +22,9 @@ const age = Date.now() - Date.parse(doc.meta && doc.meta.date)
 if (!(age >= 0 && age < 10 * 60 * 1000)) problems.push(`meta.date ${doc.meta && doc.meta.date} is not from this run`)
 if (!doc.meta || doc.meta.mode !== 'quick') problems.push('meta.mode is not "quick"')
 need(doc.codec, ['phx_msgs_per_s', 'phx_msgs_per_cpu_s', 'rapidjson_msgs_per_s', 'rapidjson_msgs_per_cpu_s', 'overhead_ratio'], 'codec')
+need(doc.floor, ['one_handler_heap_bytes_per_actor', 'one_handler_rss_kib_per_actor', 'fifteen_handlers_heap_bytes_per_actor',
+  'fifteen_handlers_rss_kib_per_actor', 'hop_cpu_ns', 'hops_per_s'], 'floor')
+need(doc.floor_estimate, ['rss_kib_per_socket_at_least', 'echo_cpu_s_per_100k_at_least', 'echo_ratio_to_bare_at_least'], 'floor_estimate')
 for (const c of clients) {
   need(doc.echo && doc.echo[c], ['cpu_s_per_100k', 'rt_per_s', 'p50_ms', 'p99_ms'], `echo.${c}`)
   need(doc.fanin && doc.fanin[c], ['cpu_s_per_100k', 'events_per_s', 'lost'], `fanin.${c}`)

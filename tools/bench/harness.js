@@ -5,7 +5,7 @@
 // medians, one table with ratios, optionally the JSON and a Markdown table.
 //
 //   node harness.js --bin-dir DIR --node-path DIR [--quick] [--repeat N]
-//                   [--json FILE] [--markdown FILE] [--only echo,fanin,scale,storm,codec]
+//                   [--json FILE] [--markdown FILE] [--only echo,fanin,scale,storm,codec,floor]
 //                   [--clients phx,phx_actor,bare,phoenix_js]
 // Exits non-zero when a client fails or returns incomplete results (it never
 // judges speed: targets are reported, not asserted).
@@ -17,7 +17,7 @@ const path = require('node:path')
 const readline = require('node:readline')
 
 const ALL_CLIENTS = ['phx', 'phx_actor', 'bare', 'phoenix_js']
-const ALL_WORKLOADS = ['codec', 'echo', 'fanin', 'scale', 'storm']
+const ALL_WORKLOADS = ['codec', 'floor', 'echo', 'fanin', 'scale', 'storm']
 
 // -- options ------------------------------------------------------------------------
 
@@ -62,7 +62,8 @@ function plan (quick) {
         fanin: { count: 10000, chunk: 5000 },
         scale: { sizes: [50], heartbeatMs: 200, holdMs: 300 },
         storm: { sockets: 30, reconnectMs: 100, jitterMs: 300 },
-        codecMs: 200
+        codecMs: 200,
+        floor: { actors: 200, hops: 20000 }
       }
     : {
         echo: { count: 100000, warmup: 10000, window: 100 },
@@ -71,7 +72,8 @@ function plan (quick) {
         // A uniform jitter of J ms spreads N reconnects at N*1000/J per second on
         // average: 3000 ms would put the mean exactly on the target of N/3.
         storm: { sockets: 1000, reconnectMs: 1000, jitterMs: 4000 },
-        codecMs: 2000
+        codecMs: 2000,
+        floor: { actors: 10000, hops: 2000000 }
       }
 }
 
@@ -202,11 +204,54 @@ async function runCodec (o, p) {
   return summarize(runs)
 }
 
+/** What CAF alone costs per idle actor and per message hop (phx-bench-floor). */
+async function runFloor (o, p) {
+  const runs = []
+  for (let i = 0; i < o.repeat; i++) {
+    runs.push(await runClient([path.join(o.binDir, 'phx-bench-floor'), '--actors', String(p.floor.actors),
+      '--hops', String(p.floor.hops)], {}, 120))
+  }
+  process.stderr.write('  floor done\n')
+  return summarize(runs)
+}
+
+/**
+ * The architecture's floor next to the bare client: three idle CAF actors per
+ * socket (SOCKET, CHANNEL, TRANSPORT) on top of the bare client's RSS, and
+ * the CPU of the message hops no batching can spare a pipelined echo round
+ * trip (the user's push reaching its CHANNEL, the outcome reaching the push's
+ * own PUSH actor) on top of the bare client's round trip.
+ */
+function floorEstimates (r) {
+  const f = r.floor
+  if (!f) return null
+  const out = {
+    three_actors_kib: 3 * f.one_handler_rss_kib_per_actor,
+    socket_channel_transport_kib: 2 * f.fifteen_handlers_rss_kib_per_actor + f.one_handler_rss_kib_per_actor,
+    unbatched_hops_per_round_trip: 2
+  }
+  // The largest fleet measured (10,000 sockets in a full run).
+  const sizes = Object.keys(r.scale || {}).map(Number).sort((a, b) => b - a)
+  const bare = sizes.length ? r.scale[String(sizes[0])].bare : null
+  if (bare) {
+    out.scale_sockets = sizes[0]
+    out.rss_kib_per_socket_at_least = bare.rss_kib_per_socket + out.socket_channel_transport_kib
+  }
+  const echo = r.echo && r.echo.bare
+  if (echo) {
+    // CPU s per 100k round trips: ns per hop x hops x 1e5 / 1e9.
+    out.echo_cpu_s_per_100k_at_least = echo.cpu_s_per_100k + f.hop_cpu_ns * out.unbatched_hops_per_round_trip * 1e-4
+    out.echo_ratio_to_bare_at_least = out.echo_cpu_s_per_100k_at_least / echo.cpu_s_per_100k
+  }
+  return out
+}
+
 async function runAll (o) {
   const p = plan(o.quick)
   const payload = benchPayload()
   const results = {}
   if (o.only.includes('codec')) results.codec = await runCodec(o, p)
+  if (o.only.includes('floor')) results.floor = await runFloor(o, p)
   if (o.only.includes('echo')) {
     const e = p.echo
     results.echo = await compare(o, 'echo', ['--workload', 'echo', '--payload', payload, '--count', String(e.count),
@@ -356,6 +401,18 @@ function markdownReport (o, p, doc) {
       `| plain RapidJSON parse+serialize, the codec's parse flags | | ${fmt(c.rapidjson_codec_flags_msgs_per_cpu_s)} |`,
       '', `The codec costs ${fmt(c.overhead_ratio)}x the plain library per message.`, '')
   }
+  if (doc.floor) {
+    const f = doc.floor
+    const e = doc.floor_estimate
+    out.push(`Floor (CAF 0.17 alone, no phx code in the actors; ${fmt(f.actors)} idle actors of each kind):`, '',
+      '| case | figure |', '| --- | --- |',
+      `| idle actor, one handler, 4 bytes of state | ${fmt(f.one_handler_rss_kib_per_actor)} KiB RSS (${fmt(f.one_handler_heap_bytes_per_actor)} bytes of heap) |`,
+      `| idle actor, fifteen handlers | ${fmt(f.fifteen_handlers_rss_kib_per_actor)} KiB RSS (${fmt(f.fifteen_handlers_heap_bytes_per_actor)} bytes of heap) |`,
+      `| message hop between two actors on the io scheduler, window 100 | ${fmt(f.hop_cpu_ns)} ns CPU |`)
+    if (e.rss_kib_per_socket_at_least !== undefined) out.push(`| bare's RSS per socket at ${fmt(e.scale_sockets)} sockets + two fifteen-handler actors + one one-handler actor | ${fmt(e.rss_kib_per_socket_at_least)} KiB |`)
+    if (e.echo_ratio_to_bare_at_least !== undefined) out.push(`| bare's echo CPU + ${e.unbatched_hops_per_round_trip} hops per round trip | ${fmt(e.echo_cpu_s_per_100k_at_least)} CPU s per 100k (${fmt(e.echo_ratio_to_bare_at_least)}x bare) |`)
+    out.push('')
+  }
   out.push(markdownTable(o, p, doc), '')
   if (doc.targets.length) {
     out.push('| target (issue 6) | measured | limit | |', '| --- | --- | --- | --- |')
@@ -445,6 +502,7 @@ async function main () {
       plan: p
     },
     ...results,
+    floor_estimate: floorEstimates(results),
     // The targets hold for the full sizes only.
     targets: o.quick ? [] : targets(p, results)
   }
@@ -452,6 +510,14 @@ async function main () {
     const c = results.codec
     console.log(`\ncodec (one thread, ${c.frame_bytes}-byte push frame): phx V2 JSON encode+decode ${fmt(c.phx_msgs_per_cpu_s)} msgs per CPU s, ` +
       `plain RapidJSON parse+serialize ${fmt(c.rapidjson_msgs_per_cpu_s)} (codec costs ${fmt(c.overhead_ratio)}x the library)`)
+  }
+  if (results.floor) {
+    const f = results.floor
+    console.log(`\nfloor (CAF 0.17 alone, ${fmt(f.actors)} idle actors of each kind): ${fmt(f.one_handler_rss_kib_per_actor)} KiB RSS per actor ` +
+      `with one handler, ${fmt(f.fifteen_handlers_rss_kib_per_actor)} KiB with fifteen; ${fmt(f.hop_cpu_ns)} ns CPU per message hop on the io scheduler`)
+    const e = doc.floor_estimate
+    if (e.rss_kib_per_socket_at_least !== undefined) console.log(`  a socket's three actors on top of bare (${fmt(e.scale_sockets)} sockets): at least ${fmt(e.rss_kib_per_socket_at_least)} KiB per socket`)
+    if (e.echo_ratio_to_bare_at_least !== undefined) console.log(`  ${e.unbatched_hops_per_round_trip} unbatched hops per echo round trip on top of bare: at least ${fmt(e.echo_ratio_to_bare_at_least)}x bare's CPU`)
   }
   console.log(textTable(o, p, results))
   if (doc.targets.length) {

@@ -1,0 +1,207 @@
+// phx-bench-floor: what CAF 0.17 alone costs the architecture, with no phx
+// code in the measured actors. Two figures bound what any client shaped as
+// ARCHITECTURE.md asks (a SOCKET, a CHANNEL and a TRANSPORT actor per socket,
+// a message per hop) can reach against the bare client:
+//   - heap and RSS per idle actor, spawned N at a time: with one handler and a
+//     four-byte state (the least an actor can be), and with fifteen handlers
+//     (what a SOCKET or a CHANNEL answers);
+//   - CPU per message hop between two actors on phx's io scheduler (the
+//     facade's default), pipelined with a window of 100 as the echo workload.
+//
+//   phx-bench-floor [--actors 10000] [--hops 2000000] [--window 100]
+// Prints one JSON line (the harness reads it; docs/benchmarks.md explains it).
+
+#include <malloc.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "bench/measure.hpp"
+#include "phx/actors/actors.hpp"
+
+namespace {
+
+using namespace phx::bench;
+
+/// Counts events of other threads; the main thread waits for a number (bounded).
+class latch {
+public:
+  void count_up() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++n_;
+    cv_.notify_all();
+  }
+
+  void wait_for(uint64_t n, const char* what) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (!cv_.wait_for(guard, std::chrono::seconds(60), [&] { return n_ >= n; }))
+      throw std::runtime_error(std::string{"timed out waiting for "} + what);
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  uint64_t n_ = 0;
+};
+
+struct tiny_state {
+  int32_t sum = 0;
+};
+
+using tiny_actor = caf::stateful_actor<tiny_state>;
+
+// The least an actor can be: one handler, four bytes of state.
+caf::behavior one_handler(tiny_actor* self, latch* ready) {
+  return {[=](int32_t x) {
+    self->state.sum += x;
+    ready->count_up();
+  }};
+}
+
+// As many handlers as a SOCKET or a CHANNEL answers, each with its own types.
+caf::behavior fifteen_handlers(tiny_actor* self, latch* ready) {
+  return {
+    [=](int32_t x) {
+      self->state.sum += x;
+      ready->count_up();
+    },
+    [=](double) { ++self->state.sum; },
+    [=](float) { ++self->state.sum; },
+    [=](int8_t) { ++self->state.sum; },
+    [=](uint8_t, int32_t) { ++self->state.sum; },
+    [=](const std::string&) { ++self->state.sum; },
+    [=](const std::string&, int32_t) { ++self->state.sum; },
+    [=](int32_t, const std::string&) { ++self->state.sum; },
+    [=](int32_t, int32_t) { ++self->state.sum; },
+    [=](int32_t, int32_t, int32_t) { ++self->state.sum; },
+    [=](int32_t, double) { ++self->state.sum; },
+    [=](double, int32_t) { ++self->state.sum; },
+    [=](const std::vector<int32_t>&) { ++self->state.sum; },
+    [=](const std::string&, const std::string&) { ++self->state.sum; },
+    [=](int32_t, float) { ++self->state.sum; },
+  };
+}
+
+/// Heap in use (every arena) in bytes.
+double heap_bytes() {
+  return double(mallinfo2().uordblks);
+}
+
+/// Spawns `n` idle actors of one kind, each handling one message (so that its
+/// behavior exists), and reports the heap and RSS they added per actor.
+template <class F>
+void idle_actors(caf::actor_system& sys, const char* key, F fn, size_t n, report& out,
+                 std::vector<caf::actor>& keep) {
+  latch ready;
+  auto heap0 = heap_bytes();
+  auto rss0 = rss_kib();
+  for (size_t i = 0; i < n; ++i) {
+    keep.push_back(sys.spawn(fn, &ready));
+    caf::anon_send(keep.back(), int32_t{1});
+  }
+  ready.wait_for(n, "the idle actors");
+  // Let the io thread finish the activations it has started (bounded).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto heap1 = heap_bytes();
+  auto rss1 = rss_kib();
+  out.add(std::string{key} + "_heap_bytes_per_actor", (heap1 - heap0) / double(n))
+    .add(std::string{key} + "_rss_kib_per_actor", double(rss1 - rss0) / double(n));
+}
+
+struct pong_state {
+  caf::actor ping;
+};
+
+/// Sends every number it gets back to its ping.
+caf::behavior pong(caf::stateful_actor<pong_state>* self) {
+  return {[=](uint64_t x) { self->send(self->state.ping, x); },
+          [=](caf::actor ping) { self->state.ping = std::move(ping); }};
+}
+
+struct ping_state {
+  caf::actor pong;
+  uint64_t sent = 0;
+  uint64_t back = 0;
+  uint64_t total = 0;
+};
+
+/// Keeps `window` numbers in flight to its pong until `total` came back.
+caf::behavior ping(caf::stateful_actor<ping_state>* self, caf::actor peer, uint64_t total,
+                   uint64_t window, latch* done) {
+  self->state.pong = std::move(peer);
+  self->state.total = total;
+  self->send(self->state.pong, caf::actor{self});
+  for (; self->state.sent < window && self->state.sent < total; ++self->state.sent)
+    self->send(self->state.pong, self->state.sent);
+  return {[=](uint64_t) {
+    auto& st = self->state;
+    if (++st.back == st.total) {
+      done->count_up();
+      return;
+    }
+    if (st.sent < st.total)
+      self->send(st.pong, st.sent++);
+  }};
+}
+
+/// CPU and wall time per message hop (a ping and its pong are two hops).
+void hops(caf::actor_system& sys, uint64_t round_trips, uint64_t window, report& out) {
+  auto run = [&](uint64_t n) {
+    latch done;
+    auto p = sys.spawn(pong);
+    sys.spawn(ping, p, n, window, &done);
+    done.wait_for(1, "the ping-pong");
+  };
+  run(round_trips / 10); // warm the allocator and the io thread
+  auto c0 = cpu_s();
+  auto t0 = now_s();
+  run(round_trips);
+  auto cpu = cpu_s() - c0;
+  auto wall = now_s() - t0;
+  auto n = double(2 * round_trips);
+  out.add("hops", n)
+    .add("hop_cpu_ns", cpu / n * 1e9)
+    .add("hop_wall_ns", wall / n * 1e9)
+    .add("hops_per_s", n / wall);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    args a{argc, argv};
+    auto actors = static_cast<size_t>(a.number("actors", 10000));
+    auto hop_count = static_cast<uint64_t>(a.number("hops", 2000000));
+    auto window = static_cast<uint64_t>(a.number("window", 100));
+    if (actors == 0 || hop_count < 20 || window == 0)
+      throw std::invalid_argument("--actors and --window must be positive, --hops at least 20");
+    caf::actor_system_config cfg;
+    phx::use_io_scheduler(cfg);
+    caf::actor_system sys{cfg};
+    report out;
+    out.add("actors", double(actors)).add("scheduler", std::string{"io"});
+    std::vector<caf::actor> keep;
+    keep.reserve(2 * actors);
+    idle_actors(sys, "one_handler", one_handler, actors, out, keep);
+    idle_actors(sys, "fifteen_handlers", fifteen_handlers, actors, out, keep);
+    hops(sys, hop_count / 2, window, out);
+    out.print();
+    // Measured: skip the teardown of 2 x actors actors.
+    std::_Exit(0);
+  } catch (const std::exception& e) {
+    std::cerr << "phx-bench-floor: " << e.what() << "\n";
+    std::_Exit(1);
+  }
+}
