@@ -221,6 +221,8 @@ template <class Doc>
 struct guarded_handler {
   using Ch = char;
   Doc& doc;
+  // False when the text has no escape: valid UTF-8 holds no surrogate itself.
+  bool check_surrogates = true;
   size_t depth = 0;
   const char* refusal = nullptr;
   errc refusal_code = errc::invalid_json;
@@ -266,12 +268,12 @@ struct guarded_handler {
     return doc.Double(d);
   }
   bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
-    if (holds_surrogate(s, n))
+    if (check_surrogates && holds_surrogate(s, n))
       return refuse(errc::invalid_utf8, "a string holds a lone UTF-16 surrogate");
     return doc.String(s, n, copy);
   }
   bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
-    if (holds_surrogate(s, n))
+    if (check_surrogates && holds_surrogate(s, n))
       return refuse(errc::invalid_utf8, "a key holds a lone UTF-16 surrogate");
     return doc.Key(s, n, copy);
   }
@@ -324,9 +326,13 @@ struct copying_handler {
   bool EndArray(rapidjson::SizeType n) { return doc.EndArray(n); }
 };
 
-constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
-                                 | rapidjson::kParseNumbersAsStringsFlag
-                                 | rapidjson::kParseIterativeFlag;
+// Text known to be valid UTF-8 (checked in one pass, `scan_utf8`) is parsed
+// without RapidJSON's check, which decodes every byte of every string.
+constexpr unsigned parse_flags = rapidjson::kParseNumbersAsStringsFlag
+                                 | rapidjson::kParseIterativeFlag
+                                 | rapidjson::kParseInsituFlag;
+// Invalid text is parsed with it, so that the error names what and where.
+constexpr unsigned checking_parse_flags = parse_flags | rapidjson::kParseValidateEncodingFlag;
 
 error parse_failure(const rapidjson::ParseResult& res, const char* refusal,
                     errc refusal_code) {
@@ -356,6 +362,7 @@ result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
   if (text.empty())
     return make_error(errc::empty_frame, "the frame is empty");
   auto size = text.size();
+  bool valid_utf8 = is_valid_utf8(text);
   auto st = std::allocate_shared<json_storage>(recycling_allocator<json_storage>{},
                                             std::move(text));
   // RapidJSON 1.1.0 takes the continuation bytes of a UTF-8 lead byte without
@@ -367,9 +374,11 @@ result<std::shared_ptr<json_storage>> json_storage::parse(std::string&& text) {
   // One per thread: its parse stack is kept between parses (cleared, not freed).
   thread_local rapidjson::Reader reader;
   guarded_handler<storage_document> handler{st->doc};
+  handler.check_surrogates = !valid_utf8 || std::memchr(st->text.data(), '\\', size) != nullptr;
   rapidjson::ParseResult res;
   auto generate = [&](storage_document&) {
-    res = reader.Parse<parse_flags | rapidjson::kParseInsituFlag>(in, handler);
+    res = valid_utf8 ? reader.Parse<parse_flags>(in, handler)
+                     : reader.Parse<checking_parse_flags>(in, handler);
     return !res.IsError();
   };
   st->doc.Populate(generate);
@@ -466,13 +475,49 @@ json_ptr detach_json(const json_value& value) {
   return json_ptr{std::move(block), root};
 }
 
-bool is_valid_utf8(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size();
+namespace {
+
+constexpr uint64_t byte_ones = 0x0101010101010101ULL;
+constexpr uint64_t byte_highs = 0x8080808080808080ULL;
+
+// True if one of the eight bytes of `v` is zero (exact: no false negative).
+constexpr bool has_zero_byte(uint64_t v) noexcept {
+  return ((v - byte_ones) & ~v & byte_highs) != 0;
+}
+
+// For eight ASCII bytes: true if one is a control character, '"' or '\\'.
+constexpr bool ascii_needs_escape(uint64_t w) noexcept {
+  return ((w - 0x20 * byte_ones) & byte_highs) != 0 || has_zero_byte(w ^ ('"' * byte_ones))
+         || has_zero_byte(w ^ ('\\' * byte_ones));
+}
+
+struct utf8_scan {
+  bool valid;
+  bool plain; // nothing in it needs a JSON escape
+};
+
+// One pass over `s`: is it valid UTF-8, and (if `Escapes`) does it hold a
+// byte JSON escapes. Eight ASCII bytes at a time: frames are mostly ASCII.
+template <bool Escapes>
+utf8_scan scan_utf8(const char* data, size_t n) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(data);
+  bool plain = true;
   size_t i = 0;
   while (i < n) {
+    if (n - i >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w & byte_highs) == 0) {
+        if constexpr (Escapes)
+          plain = plain && !ascii_needs_escape(w);
+        i += 8;
+        continue;
+      }
+    }
     unsigned char c = p[i];
     if (c < 0x80) {
+      if constexpr (Escapes)
+        plain = plain && c >= 0x20 && c != '"' && c != '\\';
       ++i;
       continue;
     }
@@ -488,23 +533,47 @@ bool is_valid_utf8(std::string_view s) noexcept {
       len = 4;
       cp = c & 0x07;
     } else {
-      return false;
+      return {false, false};
     }
     if (i + len > n)
-      return false;
+      return {false, false};
     for (size_t k = 1; k < len; ++k) {
       unsigned char cc = p[i + k];
       if ((cc & 0xC0) != 0x80)
-        return false;
+        return {false, false};
       cp = (cp << 6) | (cc & 0x3F);
     }
     // Overlong forms, surrogates and values past U+10FFFF are invalid.
     if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
         || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-      return false;
+      return {false, false};
     i += len;
   }
-  return true;
+  return {true, plain};
+}
+
+} // namespace
+
+bool is_valid_utf8(std::string_view s) noexcept {
+  return scan_utf8<false>(s.data(), s.size()).valid;
+}
+
+// -- validating_writer -------------------------------------------------------
+
+bool validating_writer::String(const Ch* s, rapidjson::SizeType n, bool copy) {
+  auto scan = scan_utf8<true>(s, n);
+  if (!scan.valid)
+    return false;
+  if (!scan.plain)
+    return base::String(s, n, copy);
+  // Nothing to escape: the string goes out whole, as RapidJSON would write it.
+  Prefix(rapidjson::kStringType);
+  auto* out = os_->Push(n + 2);
+  out[0] = '"';
+  if (n > 0)
+    std::memcpy(out + 1, s, n);
+  out[n + 1] = '"';
+  return EndValue(true);
 }
 
 void append_json_string(std::string& out, std::string_view s) {

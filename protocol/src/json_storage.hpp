@@ -37,11 +37,22 @@ struct json_storage {
   storage_document doc;
 };
 
-/// A compact JSON writer that refuses invalid UTF-8.
-using validating_writer
-  = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>,
-                      rapidjson::UTF8<>, rapidjson::CrtAllocator,
-                      rapidjson::kWriteValidateEncodingFlag>;
+/// A compact JSON writer that refuses invalid UTF-8. Its output is RapidJSON's
+/// checking writer's, byte for byte; a string is checked in one pass and
+/// copied whole when nothing in it needs an escape (RapidJSON's check decodes
+/// and re-encodes every byte).
+class validating_writer : public rapidjson::Writer<rapidjson::StringBuffer> {
+public:
+  using base = rapidjson::Writer<rapidjson::StringBuffer>;
+
+  explicit validating_writer(rapidjson::StringBuffer& os) : base(os) {}
+
+  /// Writes a string value; false (nothing written) if it is not valid UTF-8.
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy = false);
+
+  /// Writes an object key; false (nothing written) if it is not valid UTF-8.
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy = false) { return String(s, n, copy); }
+};
 
 /// A writer and its buffer, reused by one thread: encoding allocates nothing
 /// once warm but the output string.

@@ -173,6 +173,12 @@ BOOST_AUTO_TEST_CASE(an_actor_that_never_runs_dry_does_not_starve_the_rest) {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   auto spin = sys.spawn(spinner);
+  // However the test ends: a spinning actor would hold ~actor_system forever.
+  struct stop_at_exit {
+    caf::scoped_actor& self;
+    caf::actor spin;
+    ~stop_at_exit() { self->send_exit(spin, caf::exit_reason::user_shutdown); }
+  } stopper{self, spin};
   self->send(spin, spin_atom::value);
   // Other actors and the connections of the io thread still get their turn.
   auto a = sys.spawn(namer);

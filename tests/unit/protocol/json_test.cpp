@@ -1,9 +1,14 @@
 // The JSON reader refuses hostile input with a reason instead of crashing.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "phx/protocol/json.hpp"
 #include "phx/protocol/payload.hpp"
@@ -88,6 +93,101 @@ BOOST_AUTO_TEST_CASE(utf8_validation_follows_the_standard) {
   BOOST_CHECK(!is_valid_utf8("\xed\xa0\x80"));  // surrogate
   BOOST_CHECK(!is_valid_utf8("\xf4\x90\x80\x80")); // past U+10FFFF
   BOOST_CHECK(!is_valid_utf8("\xe2\x82"));      // cut short
+}
+
+namespace {
+
+/// Deterministic strings of bytes JSON and UTF-8 care about: ASCII, control
+/// characters, quotes, multi-byte sequences, bytes no UTF-8 holds, lengths
+/// around the 8-byte steps of the scan.
+class byte_strings {
+public:
+  std::string next(bool with_backslash_and_nul) {
+    static const std::vector<std::string> pieces
+      = {"a", "Z", " ", "0", "\"", "\x01", "\x1f", "\n", "\t", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
+         "\xf0\x9f\x9a\x80", "\xff", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\x80", "\xf4\x90\x80\x80",
+         "abcdefgh", "\\", std::string{"\0", 1}};
+    std::string out;
+    auto n = next_u64() % 12;
+    for (uint64_t i = 0; i < n; ++i) {
+      const auto& piece = pieces[next_u64() % pieces.size()];
+      if (!with_backslash_and_nul && (piece == "\\" || piece == std::string{"\0", 1}))
+        continue;
+      out += piece;
+    }
+    return out;
+  }
+
+private:
+  uint64_t next_u64() {
+    state_ += 0x9e3779b97f4a7c15ULL;
+    auto z = state_;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  uint64_t state_ = 42;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(writes_what_rapidjsons_checking_writer_writes) {
+  using checking_writer = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>,
+                                            rapidjson::UTF8<>, rapidjson::CrtAllocator,
+                                            rapidjson::kWriteValidateEncodingFlag>;
+  byte_strings gen;
+  size_t written = 0;
+  size_t refused = 0;
+  for (int i = 0; i < 20000; ++i) {
+    auto text = gen.next(true);
+    json_document doc;
+    doc.SetObject();
+    auto& a = doc.GetAllocator();
+    doc.AddMember(json_value{text.data(), static_cast<rapidjson::SizeType>(text.size()), a},
+                  json_value{text.data(), static_cast<rapidjson::SizeType>(text.size()), a}, a);
+    rapidjson::StringBuffer buf;
+    checking_writer reference{buf};
+    bool want = doc.Accept(reference);
+    auto got = to_json_string(doc);
+    BOOST_REQUIRE_EQUAL(bool(got), want);
+    BOOST_REQUIRE_EQUAL(is_valid_utf8(text), want);
+    if (want) {
+      BOOST_REQUIRE_EQUAL(*got, std::string(buf.GetString(), buf.GetSize()));
+      ++written;
+    } else {
+      ++refused;
+    }
+  }
+  // Both kinds were met many times.
+  BOOST_CHECK_GT(written, 2000u);
+  BOOST_CHECK_GT(refused, 2000u);
+}
+
+BOOST_AUTO_TEST_CASE(parses_as_rapidjsons_checking_parser_does) {
+  byte_strings gen;
+  size_t parsed = 0;
+  size_t invalid_utf8 = 0;
+  for (int i = 0; i < 20000; ++i) {
+    // No backslash (escapes have guards of their own) and no NUL (in place, a NUL ends the text).
+    auto text = "[\"" + gen.next(false) + "\",\"" + gen.next(false) + "\"]";
+    rapidjson::Document reference;
+    reference.Parse<rapidjson::kParseValidateEncodingFlag>(text.c_str(), text.size());
+    auto got = parse_json(std::string_view{text});
+    BOOST_REQUIRE_EQUAL(bool(got), !reference.HasParseError());
+    if (got) {
+      BOOST_REQUIRE((**got)[0] == reference[0]);
+      BOOST_REQUIRE((**got)[1] == reference[1]);
+      ++parsed;
+    } else if (reference.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
+      BOOST_REQUIRE(got.error().code == errc::invalid_utf8);
+      ++invalid_utf8;
+    } else {
+      BOOST_REQUIRE(got.error().code == errc::invalid_json);
+    }
+  }
+  BOOST_CHECK_GT(parsed, 300u);
+  BOOST_CHECK_GT(invalid_utf8, 1000u);
 }
 
 BOOST_AUTO_TEST_CASE(payloads_compare_by_value_and_share_storage) {
