@@ -398,7 +398,7 @@ function markdownReport (o, p, doc) {
       `| phx V2 JSON encode only | | ${fmt(c.phx_encode_per_cpu_s)} |`,
       `| phx V2 JSON decode only | | ${fmt(c.phx_decode_per_cpu_s)} |`,
       `| plain RapidJSON parse+serialize | ${fmt(c.rapidjson_msgs_per_s)} | ${fmt(c.rapidjson_msgs_per_cpu_s)} |`,
-      `| plain RapidJSON parse+serialize, the codec's parse flags | | ${fmt(c.rapidjson_codec_flags_msgs_per_cpu_s)} |`,
+      `| plain RapidJSON parse+serialize, with its UTF-8 check and iterative parser | | ${fmt(c.rapidjson_codec_flags_msgs_per_cpu_s)} |`,
       '', `The codec costs ${fmt(c.overhead_ratio)}x the plain library per message.`, '')
   }
   if (doc.floor) {
