@@ -305,13 +305,6 @@ struct runtime {
   }
 };
 
-template <class T>
-T wait(std::future<T>& f, long seconds, const char* what) {
-  if (f.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
-    throw std::runtime_error(std::string{"timed out waiting for "} + what);
-  return f.get();
-}
-
 // -- workloads ------------------------------------------------------------------------
 
 void echo(const args& a, report& out) {

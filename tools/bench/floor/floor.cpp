@@ -15,10 +15,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,25 +33,22 @@ namespace {
 
 using namespace phx::bench;
 
-/// Counts events of other threads; the main thread waits for a number (bounded).
-class latch {
+/// Counts down events of other threads; fires once the last has come.
+class countdown {
 public:
-  void count_up() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    ++n_;
-    cv_.notify_all();
+  explicit countdown(uint64_t n) : left_(n) {}
+
+  void count() {
+    if (--left_ == 0)
+      done_.fire();
   }
 
-  void wait_for(uint64_t n, const char* what) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    if (!cv_.wait_for(guard, std::chrono::seconds(60), [&] { return n_ >= n; }))
-      throw std::runtime_error(std::string{"timed out waiting for "} + what);
-  }
+  /// Waits up to a minute; throws naming `what` when not all came.
+  void wait(const char* what) { done_.wait_for(60, what); }
 
 private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  uint64_t n_ = 0;
+  std::atomic<uint64_t> left_;
+  once_signal done_;
 };
 
 struct tiny_state {
@@ -63,19 +58,19 @@ struct tiny_state {
 using tiny_actor = caf::stateful_actor<tiny_state>;
 
 // The least an actor can be: one handler, four bytes of state.
-caf::behavior one_handler(tiny_actor* self, latch* ready) {
+caf::behavior one_handler(tiny_actor* self, countdown* ready) {
   return {[=](int32_t x) {
     self->state.sum += x;
-    ready->count_up();
+    ready->count();
   }};
 }
 
 // As many handlers as a SOCKET or a CHANNEL answers, each with its own types.
-caf::behavior fifteen_handlers(tiny_actor* self, latch* ready) {
+caf::behavior fifteen_handlers(tiny_actor* self, countdown* ready) {
   return {
     [=](int32_t x) {
       self->state.sum += x;
-      ready->count_up();
+      ready->count();
     },
     [=](double) { ++self->state.sum; },
     [=](float) { ++self->state.sum; },
@@ -104,14 +99,14 @@ double heap_bytes() {
 template <class F>
 void idle_actors(caf::actor_system& sys, const char* key, F fn, size_t n, report& out,
                  std::vector<caf::actor>& keep) {
-  latch ready;
+  countdown ready{n};
   auto heap0 = heap_bytes();
   auto rss0 = rss_kib();
   for (size_t i = 0; i < n; ++i) {
     keep.push_back(sys.spawn(fn, &ready));
     caf::anon_send(keep.back(), int32_t{1});
   }
-  ready.wait_for(n, "the idle actors");
+  ready.wait("the idle actors");
   // Let the io thread finish the activations it has started (bounded).
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto heap1 = heap_bytes();
@@ -139,7 +134,7 @@ struct ping_state {
 
 /// Keeps `window` numbers in flight to its pong until `total` came back.
 caf::behavior ping(caf::stateful_actor<ping_state>* self, caf::actor peer, uint64_t total,
-                   uint64_t window, latch* done) {
+                   uint64_t window, countdown* done) {
   self->state.pong = std::move(peer);
   self->state.total = total;
   self->send(self->state.pong, caf::actor{self});
@@ -148,7 +143,7 @@ caf::behavior ping(caf::stateful_actor<ping_state>* self, caf::actor peer, uint6
   return {[=](uint64_t) {
     auto& st = self->state;
     if (++st.back == st.total) {
-      done->count_up();
+      done->count();
       return;
     }
     if (st.sent < st.total)
@@ -159,10 +154,10 @@ caf::behavior ping(caf::stateful_actor<ping_state>* self, caf::actor peer, uint6
 /// CPU and wall time per message hop (a ping and its pong are two hops).
 void hops(caf::actor_system& sys, uint64_t round_trips, uint64_t window, report& out) {
   auto run = [&](uint64_t n) {
-    latch done;
+    countdown done{1};
     auto p = sys.spawn(pong);
     sys.spawn(ping, p, n, window, &done);
-    done.wait_for(1, "the ping-pong");
+    done.wait("the ping-pong");
   };
   run(round_trips / 10); // warm the allocator and the io thread
   auto c0 = cpu_s();

@@ -61,35 +61,6 @@ struct bench_config : caf::actor_system_config {
   static inline long poll_attempts = -1;
 };
 
-template <class Future>
-void wait(Future& f, long seconds, const char* what) {
-  if (f.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
-    throw std::runtime_error(std::string{"timed out waiting for "} + what);
-  f.get();
-}
-
-/// Sets a promise once, from whichever thread gets there first.
-class once_signal {
-public:
-  void fire() {
-    if (!fired_.exchange(true))
-      done_.set_value();
-  }
-  void wait_for(long seconds, const char* what) {
-    wait(future_, seconds, what);
-  }
-
-  /// True once fired; waits up to `ms`.
-  bool wait_for_ms(long ms) {
-    return future_.wait_for(std::chrono::milliseconds(ms)) == std::future_status::ready;
-  }
-
-private:
-  std::atomic<bool> fired_{false};
-  std::promise<void> done_;
-  std::shared_future<void> future_ = done_.get_future().share();
-};
-
 /// The echo measurement, shared by both APIs: a window of pushes in flight,
 /// the first `warmup` round trips unmeasured.
 struct echo_run {

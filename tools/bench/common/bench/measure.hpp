@@ -2,8 +2,9 @@
 
 // What every C++ benchmark client measures and how it reports: CPU time of
 // its own process (getrusage), RSS and thread count (/proc/self/status),
-// latency percentiles, a tiny command line reader, a blocking loopback HTTP
-// GET for the server's admin endpoints, and one JSON line of results.
+// latency percentiles, bounded waits for other threads, a tiny command line
+// reader, a blocking loopback HTTP GET for the server's admin endpoints, and
+// one JSON line of results.
 // Header-only and free of phx, CAF and websocketpp: the bare client uses it too.
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -117,6 +120,41 @@ inline size_t peak_per_second(const std::vector<double>& ts, double origin) {
     best = std::max(best, ++buckets[static_cast<long>(std::floor(t - origin))]);
   return best;
 }
+
+// -- waiting ----------------------------------------------------------------------
+
+/// Waits up to `seconds` for `f` and returns its value; throws naming `what`
+/// when it does not come (every wait of a benchmark is bounded).
+template <class Future>
+auto wait(Future& f, long seconds, const char* what) {
+  if (f.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
+    throw std::runtime_error(std::string{"timed out waiting for "} + what);
+  return f.get();
+}
+
+/// Sets a promise once, from whichever thread gets there first.
+class once_signal {
+public:
+  void fire() {
+    if (!fired_.exchange(true))
+      done_.set_value();
+  }
+
+  /// Waits up to `seconds`; throws naming `what` when it was not fired.
+  void wait_for(long seconds, const char* what) {
+    wait(future_, seconds, what);
+  }
+
+  /// True once fired; waits up to `ms`.
+  bool wait_for_ms(long ms) {
+    return future_.wait_for(std::chrono::milliseconds(ms)) == std::future_status::ready;
+  }
+
+private:
+  std::atomic<bool> fired_{false};
+  std::promise<void> done_;
+  std::shared_future<void> future_ = done_.get_future().share();
+};
 
 // -- command line ------------------------------------------------------------------
 
