@@ -87,7 +87,9 @@ public:
   /// @private
   const std::shared_ptr<detail::channel_core>& core() const { return core_; }
 
+  /// True when both handles are the same channel.
   friend bool operator==(const channel& a, const channel& b) { return a.core_ == b.core_; }
+  /// Negation of `==`.
   friend bool operator!=(const channel& a, const channel& b) { return !(a == b); }
 
 private:

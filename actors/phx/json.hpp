@@ -30,16 +30,27 @@ payload json(std::string_view text);
 /// One value of `object(...)`: null, bool, number, string or a nested payload.
 class json_arg {
 public:
+  /// JSON `null`.
   json_arg(std::nullptr_t) : v_(nullptr) {}
+  /// JSON `true` or `false`.
   json_arg(bool b) : v_(b) {}
+  /// A JSON integer.
   json_arg(int i) : v_(static_cast<int64_t>(i)) {}
+  /// A JSON integer.
   json_arg(long i) : v_(static_cast<int64_t>(i)) {}
+  /// A JSON integer.
   json_arg(long long i) : v_(static_cast<int64_t>(i)) {}
+  /// A JSON integer.
   json_arg(unsigned i) : v_(static_cast<int64_t>(i)) {}
+  /// A JSON number.
   json_arg(double d) : v_(d) {}
+  /// A JSON string (a copy of `s`).
   json_arg(const char* s) : v_(std::string{s}) {}
+  /// A JSON string.
   json_arg(std::string s) : v_(std::move(s)) {}
+  /// A JSON string (a copy of `s`).
   json_arg(std::string_view s) : v_(std::string{s}) {}
+  /// A nested JSON value (an object, an array, ...).
   json_arg(payload p) : v_(std::move(p)) {}
 
   /// Adds this value to `doc`'s allocator as `out`.

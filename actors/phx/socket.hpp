@@ -76,6 +76,7 @@ public:
     /// Extra random delay in [0, jitter) ms added to each reconnect/rejoin
     /// step, so that a fleet does not reconnect in the same millisecond.
     uint32_t reconnect_jitter_ms = 0;
+    /// The same for each rejoin step.
     uint32_t rejoin_jitter_ms = 0;
     /// Auth token sent in `Sec-WebSocket-Protocol` (Phoenix 1.8 `auth_token`),
     /// evaluated at every connect; empty for none.
@@ -84,6 +85,7 @@ public:
     tls_options tls;
     /// Bounds of the send buffer (frames waiting for a connection).
     size_t max_send_buffer_frames = 10000;
+    /// Bytes of the frames in the send buffer at most.
     size_t max_send_buffer_bytes = 16 * 1024 * 1024;
     /// Bound of each channel's push buffer (pushes waiting for a join).
     size_t max_push_buffer = 10000;
@@ -92,37 +94,63 @@ public:
     /// Inbound frames (and bytes) decoded but not yet consumed by channels and
     /// callbacks; reading pauses while reached (backpressure, nothing lost).
     size_t max_inbound_frames = 4096;
+    /// Bytes of those frames at most.
     size_t max_inbound_bytes = 64 * 1024 * 1024;
+    /// Frames (and payload bytes) handed to the connection and not yet written
+    /// to the network. Beyond it a push fails at once with status "failed"
+    /// (`ec::outbound_full`); heartbeats, joins and leaves are never refused.
+    size_t max_outbound_frames = 10000;
+    /// Payload bytes of those frames at most.
+    size_t max_outbound_bytes = 16 * 1024 * 1024;
     /// Events queued per subscriber actor; beyond it they are dropped and counted.
     size_t max_subscriber_queue = 10000;
     /// Wire protocol version: "2.0.0" or "1.0.0".
     std::string vsn = VSN;
     /// Time allowed to open a connection, and for a close handshake, in ms.
     uint32_t open_timeout_ms = 10000;
+    /// Time allowed for a close handshake, in ms.
     uint32_t close_timeout_ms = 1500;
+    /// When a callback or user function throws: `report` (the default)
+    /// catches it, reports it once through `on_error` and the logger with
+    /// the callback's name, and goes on; `restart` also restarts the channel
+    /// (or socket) that ran it, whose pending pushes end with status
+    /// "timeout" (`ec::channel_crashed` / `ec::socket_crashed`).
+    phx::callback_failure callback_failure = phx::callback_failure::report;
+    /// Restart intensity: more than `max_restarts` restarts within
+    /// `restart_window_ms` stop the socket for good (`ec::socket_stopped`).
+    uint32_t max_restarts = 5;
+    /// The window of that restart intensity, in ms.
+    uint32_t restart_window_ms = 30000;
   };
 
   /// A socket for an endpoint such as `ws://localhost:4000/socket` (also
   /// `wss`, `http`, `https`); throws `phx::error` if host or path is missing.
   /// It owns an actor system.
   socket(std::string_view endpoint, options opts);
+  /// The same with the default options.
   explicit socket(std::string_view endpoint);
 
   /// The same from host, path, port and tls (phoenix.cr's second constructor).
   socket(const std::string& host, const std::string& path, std::optional<uint16_t> port,
          bool tls, options opts);
+  /// The same with the default options.
   socket(const std::string& host, const std::string& path, std::optional<uint16_t> port,
          bool tls);
 
   /// A socket running in the caller's actor system (which must outlive it
   /// and must have `phx::add_message_types` applied to its config).
   socket(caf::actor_system& sys, std::string_view endpoint, options opts);
+  /// The same with the default options.
   socket(caf::actor_system& sys, std::string_view endpoint);
 
   ~socket();
+  /// Another handle to the same socket.
   socket(const socket&) = default;
+  /// Makes this a handle to the same socket as `other`.
   socket& operator=(const socket&) = default;
+  /// Takes over the handle.
   socket(socket&&) noexcept = default;
+  /// Takes over the handle.
   socket& operator=(socket&&) noexcept = default;
 
   /// Connects; does nothing while connecting or connected.
@@ -160,8 +188,11 @@ public:
 
   /// Callbacks; each returns a ref for `off`.
   uint64_t on_open(std::function<void()> callback);
+  /// The connection closed: its close code and reason.
   uint64_t on_close(std::function<void(uint16_t code, const std::string& reason)> callback);
+  /// A transport error: its reason, and the HTTP status of a refused upgrade (else 0).
   uint64_t on_error(std::function<void(const std::string& reason, int http_status)> callback);
+  /// Every inbound message, before routing to channels.
   uint64_t on_message(std::function<void(const message&)> callback);
 
   /// Removes callbacks by ref.

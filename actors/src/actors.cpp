@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
 
 namespace phx {
 
@@ -43,8 +45,30 @@ const char* to_string(ec code) noexcept {
     case ec::invalid_argument: return "invalid_argument";
     case ec::disconnected: return "disconnected";
     case ec::overflow: return "overflow";
+    case ec::channel_crashed: return "channel_crashed";
+    case ec::socket_crashed: return "socket_crashed";
+    case ec::socket_stopped: return "socket_stopped";
+    case ec::callback_failed: return "callback_failed";
+    case ec::outbound_full: return "outbound_full";
+    case ec::not_entitled: return "not_entitled";
   }
   return "unknown";
+}
+
+std::string describe(const caf::error& err) {
+  if (!err)
+    return {};
+  std::string name;
+  if (err.category() == caf::atom("phx"))
+    name = to_string(static_cast<ec>(err.code()));
+  else if (err.category() == caf::atom("system"))
+    name = caf::to_string(static_cast<caf::sec>(err.code()));
+  else
+    name = "error " + std::to_string(err.code());
+  auto& ctx = err.context();
+  if (ctx.match_elements<std::string>())
+    return name + ": " + ctx.get_as<std::string>(0);
+  return name;
 }
 
 void add_message_types(caf::actor_system_config& cfg) {

@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "phx/actors/push.hpp"
+#include "phx/actors/supervisor.hpp"
 
 namespace phx {
 
@@ -51,6 +52,24 @@ protocol::message outgoing(self_ptr self, std::optional<std::string> ref,
   return msg;
 }
 
+// -- user code -------------------------------------------------------------------------
+
+// User code ran since the last check and threw: report what the gate has not
+// reported (user functions), then apply the socket's policy: a restart in
+// place, ahead of anything else in the mailbox.
+void check_faults(self_ptr self) {
+  if (!faults_pending())
+    return;
+  auto& st = self->state;
+  auto faults = take_faults();
+  for (auto& f : faults)
+    if (!f.reported)
+      report_fault(*st.ctx, f);
+  if (st.ctx->options.callback_failure == callback_failure::restart)
+    self->send<caf::message_priority::high>(self, crash_atom::value,
+                                            st.topic + ": " + faults.front().describe());
+}
+
 void set_state(self_ptr self, channel_state next) {
   auto& st = self->state;
   if (st.state == next)
@@ -74,10 +93,15 @@ void schedule_rejoin(self_ptr self) {
   auto& st = self->state;
   auto& opts = st.ctx->options;
   ++st.rejoin_epoch;
-  auto delay = opts.rejoin_after_ms(st.rejoin_tries + 1);
+  auto tries = st.rejoin_tries + 1;
+  int64_t delay = 0;
+  // A backoff function that throws is reported; the default table stands in.
+  if (!fenced("rejoin_after_ms", {}, [&] { delay = opts.rejoin_after_ms(tries); }))
+    delay = protocol::default_rejoin_after_ms(tries);
   if (opts.rejoin_jitter_ms > 0) {
-    auto unit = opts.random ? opts.random()
-                            : st.rng.next_unit();
+    auto unit = st.rng.next_unit();
+    if (opts.random)
+      fenced("random", {}, [&] { unit = opts.random(); });
     delay = protocol::jittered(delay, opts.rejoin_jitter_ms, unit);
   }
   self->delayed_send(self, std::chrono::milliseconds{delay}, rejoin_atom::value,
@@ -151,7 +175,7 @@ void end_push(self_ptr self, uint64_t id, Outcome&& outcome) {
 void notify_join(self_ptr self, const reply& r, const caf::error& err) {
   auto& st = self->state;
   if (st.hooks)
-    st.hooks->fire_join(r);
+    st.hooks->fire_join(r, err);
   for (auto& sub : st.subscribers)
     self->send(sub.hdl, join_atom::value, st.topic, r);
   auto waiters = std::move(st.join_waiters);
@@ -262,7 +286,11 @@ void rejoin(self_ptr self) {
   ++st.join_epoch;
   ++st.stats.joins;
   self->delayed_send(self, st.timeout, join_timeout_atom::value, st.join_epoch);
-  auto params = st.params ? st.params() : protocol::payload{};
+  protocol::payload params;
+  // Join params are a user function: one that throws sends the join without
+  // them (reported), as a missing function would.
+  if (st.params)
+    fenced("params", st.topic, [&] { params = st.params(); });
   send_to_socket(self, outgoing(self, st.join_ref, protocol::events::join,
                                     std::move(params)));
 }
@@ -279,8 +307,32 @@ void finish_leaves(self_ptr self) {
   st.leave_hooks.clear();
 }
 
-void close_channel(self_ptr self, const std::string& why) {
+// Forgets the channel in its spec: closed for good, never restarted.
+void mark_closed(self_ptr self) {
+  std::lock_guard<std::mutex> guard{self->state.spec->mutex};
+  self->state.spec->live.closed = true;
+}
+
+// Ends every pending push and join with `err`.
+void end_all(self_ptr self, const caf::error& err) {
   auto& st = self->state;
+  std::vector<uint64_t> ids;
+  ids.reserve(st.pushes.size());
+  for (auto& [id, p] : st.pushes)
+    ids.push_back(id);
+  for (auto id : ids)
+    end_push(self, id, err);
+  st.deadlines.clear();
+  st.late_deadlines.clear();
+  st.buffer.clear();
+  st.buffered = 0;
+  st.stats.buffered = 0;
+}
+
+void close_channel(self_ptr self, const std::string& why,
+                   const caf::error& outcome = caf::error{}) {
+  auto& st = self->state;
+  mark_closed(self);
   if (st.state == channel_state::closed) {
     finish_leaves(self);
     return;
@@ -294,20 +346,75 @@ void close_channel(self_ptr self, const std::string& why) {
   if (auto sock = socket_of(self))
     self->send(sock, remove_atom::value, channel_actor{self}, closed_atom::value);
   // No reply can reach a removed channel: every pending push ends now.
-  std::vector<uint64_t> ids;
-  ids.reserve(st.pushes.size());
-  for (auto& [id, p] : st.pushes)
-    ids.push_back(id);
-  for (auto id : ids)
-    end_push(self, id, caf::make_error(ec::push_timeout, "the channel closed before a reply"));
-  st.deadlines.clear();
-  st.late_deadlines.clear();
-  st.buffer.clear();
-  st.buffered = 0;
+  end_all(self, outcome ? outcome
+                        : caf::make_error(ec::push_timeout, "the channel closed before a reply"));
   if (!st.join_waiters.empty())
     notify_join(self, reply{"timeout", {}},
-                caf::make_error(ec::channel_closed, "the channel closed before joining"));
+                outcome ? outcome
+                        : caf::make_error(ec::channel_closed, "the channel closed before joining"));
   finish_leaves(self);
+}
+
+// -- supervision -----------------------------------------------------------------------
+
+// Restarts the channel in place from its spec, as its supervisor would
+// restart a crashed child, but keeping its address (every handle stays
+// valid): pending pushes and joins end with channel_crashed, the state
+// machine starts over, and a channel that had joined rejoins with the rejoin
+// backoff. Bindings and subscribers are its spec: they stay.
+void restart_in_place(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  log_of(self).error(component, "restarting channel " + st.topic + ": " + why);
+  self->send(st.supervisor, restarted_atom::value, self->address(), why);
+  auto err = caf::make_error(ec::channel_crashed, why);
+  end_all(self, err);
+  if (st.join_awaiting || !st.join_waiters.empty())
+    notify_join(self, reply{"timeout", {}}, err);
+  st.join_awaiting = false;
+  st.join_ref.reset();
+  ++st.join_epoch;
+  ++st.leave_epoch;
+  reset_rejoin(self);
+  if (st.state == channel_state::leaving) {
+    // The user was leaving: the restart completes it.
+    st.leave_ref.reset();
+    close_channel(self, "restart while leaving", err);
+    return;
+  }
+  if (st.state == channel_state::closed || !st.joined_once)
+    return;
+  set_state(self, channel_state::errored);
+  st.rejoin_after_restart = true;
+  schedule_rejoin(self);
+}
+
+// The socket died. A crash: the supervisor restarts it and attaches this
+// channel to the new one, so the channel waits (errored, its pushes ended
+// with socket_crashed). A deliberate stop: the channel ends with it.
+void on_socket_down(self_ptr self, const caf::error& reason) {
+  auto& st = self->state;
+  st.socket = caf::actor_addr{};
+  if (is_crash(reason)) {
+    auto err = caf::make_error(ec::socket_crashed, "the socket crashed before a reply");
+    end_all(self, err);
+    if (st.join_awaiting)
+      notify_join(self, reply{"timeout", {}}, err);
+    st.join_awaiting = false;
+    st.join_ref.reset();
+    ++st.join_epoch;
+    if (st.state == channel_state::joined || st.state == channel_state::joining)
+      set_state(self, channel_state::errored);
+    return;
+  }
+  caf::error outcome;
+  if (reason == ec::socket_stopped)
+    outcome = reason;
+  st.end_reason = outcome ? outcome
+                          : caf::make_error(ec::push_timeout, "the socket went away");
+  if (st.hooks)
+    st.hooks->set_end(st.end_reason);
+  close_channel(self, "socket gone", outcome);
+  self->quit();
 }
 
 void start_leave(self_ptr self, caf::timespan timeout) {
@@ -359,6 +466,7 @@ void dispatch(self_ptr self, protocol::message&& msg) {
     st.hooks->apply_transform(msg);
     st.hooks->dispatch(msg, join_ref);
   }
+  check_faults(self);
   auto bytes = msg.payload.is_binary() ? msg.payload.binary().size() : 0;
   auto n = st.subscribers.size();
   for (size_t i = 0; i < n; ++i) {
@@ -428,6 +536,7 @@ void on_message(self_ptr self, protocol::message&& msg) {
     if (st.hooks)
       st.hooks->apply_transform(msg);
     on_reply(self, std::move(msg));
+    check_faults(self);
     return;
   }
   if (msg.event == protocol::events::close) {
@@ -492,9 +601,15 @@ caf::result<reply> join(self_ptr self, caf::timespan timeout) {
     return already_joined();
   st.joined_once = true;
   st.timeout = timeout;
+  {
+    std::lock_guard<std::mutex> guard{st.spec->mutex};
+    st.spec->live.joined = true;
+    st.spec->live.timeout = timeout;
+  }
   auto rp = self->make_response_promise<reply>();
   st.join_waiters.push_back(rp);
   rejoin(self);
+  check_faults(self);
   return rp;
 }
 
@@ -520,33 +635,77 @@ caf::result<channel_state> leave(self_ptr self, caf::timespan timeout) {
 } // namespace
 
 channel_actor_state::~channel_actor_state() {
+  // Killed (no exit handler ran): it crashed. Otherwise why it was stopped.
+  auto err = end_reason ? end_reason
+                        : caf::make_error(ec::channel_crashed,
+                                          "the channel died before a reply");
+  if (hooks && !end_reason)
+    hooks->set_end(err);
   for (auto& [id, p] : pushes) {
-    send_outcome(p, caf::make_error(ec::push_timeout, "the channel went away before a reply"),
-                 nullptr);
+    send_outcome(p, err, nullptr);
     release_push(p.actor);
   }
   for (auto& p : idle_pushes)
     release_push(p);
+  for (auto& rp : join_waiters)
+    rp.deliver(err);
+  for (auto& rp : leave_waiters)
+    rp.deliver(err);
+  if (hooks) {
+    // The facade's join and leave outcomes; callbacks fenced, faults logged.
+    if (join_awaiting)
+      hooks->fire_join(reply{"timeout", {}}, err);
+    for (auto& h : leave_hooks)
+      h->resolve({status_of(err), protocol::payload{}, err});
+    for (auto& f : take_faults())
+      if (!f.reported && ctx)
+        report_fault(*ctx, f);
+  }
+}
+
+std::shared_ptr<channel_spec> make_channel_spec(std::shared_ptr<socket_context> ctx,
+                                                channel_options opts) {
+  auto spec = std::make_shared<channel_spec>();
+  spec->ctx = std::move(ctx);
+  spec->topic = std::move(opts.topic);
+  spec->params = std::move(opts.params);
+  spec->hooks = std::move(opts.hooks);
+  return spec;
 }
 
 channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
-                                          std::shared_ptr<socket_context> ctx,
-                                          channel_options opts) {
+                                          std::shared_ptr<channel_spec> spec) {
   auto& st = self->state;
-  st.ctx = std::move(ctx);
+  st.ctx = spec->ctx;
+  st.spec = spec;
+  st.supervisor = supervisor_of(self->home_system());
   st.socket = socket.address();
-  st.topic = std::move(opts.topic);
-  st.params = std::move(opts.params);
-  st.hooks = std::move(opts.hooks);
+  st.topic = spec->topic;
+  st.params = spec->params;
+  st.hooks = spec->hooks;
   st.timeout = st.ctx->options.timeout;
+  {
+    std::lock_guard<std::mutex> guard{spec->mutex};
+    for (auto& sub : spec->live.subscribers) {
+      self->monitor(sub);
+      st.subscribers.emplace_back(sub, st.ctx->options.max_subscriber_queue);
+    }
+    if (spec->live.joined) {
+      // A restart: join was called on the channel that died; rejoin with backoff.
+      st.joined_once = true;
+      st.timeout = spec->live.timeout;
+      st.state = channel_state::errored;
+      st.stats.state = st.state;
+      st.rejoin_after_restart = true;
+    }
+  }
+  if (st.rejoin_after_restart)
+    schedule_rejoin(self);
   self->monitor(socket);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
-    if (dm.source == st.socket) {
-      // The socket is gone and with it every way to the server: the channel
-      // ends (its pending pushes time out at once) and quits.
-      close_channel(self, "socket gone");
-      self->quit();
+    if (st.socket && dm.source == st.socket) {
+      on_socket_down(self, dm.reason);
       return;
     }
     st.subscribers.erase(std::remove_if(st.subscribers.begin(), st.subscribers.end(),
@@ -554,46 +713,94 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
                                           return s.hdl.address() == dm.source;
                                         }),
                          st.subscribers.end());
+    std::lock_guard<std::mutex> guard{st.spec->mutex};
+    auto& subs = st.spec->live.subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](const auto& s) { return s.address() == dm.source; }),
+               subs.end());
+  });
+  self->set_exit_handler([self](const caf::exit_msg& em) {
+    if (!em.reason)
+      return;
+    // A deliberate stop (the facade releasing its socket, the supervisor
+    // stopping it for good): what is pending ends with that reason.
+    auto& st = self->state;
+    caf::error outcome;
+    if (em.reason == ec::socket_stopped)
+      outcome = em.reason;
+    else
+      outcome = caf::make_error(ec::push_timeout, "the channel was stopped before a reply");
+    st.end_reason = outcome;
+    if (st.hooks)
+      st.hooks->set_end(outcome);
+    close_channel(self, "stopped", outcome);
+    self->quit(em.reason);
   });
   return {
     // -- user interface -------------------------------------------------------------
     [self](join_atom) { return join(self, self->state.ctx->options.timeout); },
     [self](join_atom, caf::timespan timeout) { return join(self, timeout); },
+    [self](join_atom, caf::timespan timeout, std::shared_ptr<push_guard>& guard) {
+      // The facade's join: its outcomes go to the join callback (on_join).
+      guard->take();
+      join(self, timeout);
+    },
     [self](push_atom, std::string& event, protocol::payload& payload) {
       return push(self, event, payload, self->state.ctx->options.timeout);
     },
     [self](push_atom, std::string& event, protocol::payload& payload,
            caf::timespan timeout) { return push(self, event, payload, timeout); },
     [self](push_atom, std::string& event, protocol::payload& payload,
-           caf::timespan timeout, std::shared_ptr<push_hooks>& hooks) {
+           caf::timespan timeout, std::shared_ptr<push_guard>& guard) {
+      auto hooks = guard->take();
       if (auto err = refusal(self, event)) {
         hooks->resolve({status_of(err), protocol::payload{}, err});
+        check_faults(self);
         return;
       }
       accept_push(self, std::move(event), std::move(payload), timeout, {},
                   std::move(hooks));
     },
-    [self](leave_atom) { return leave(self, self->state.ctx->options.timeout); },
-    [self](leave_atom, caf::timespan timeout) { return leave(self, timeout); },
-    [self](leave_atom, caf::timespan timeout, std::shared_ptr<push_hooks>& hooks) {
+    [self](leave_atom) {
+      auto r = leave(self, self->state.ctx->options.timeout);
+      check_faults(self);
+      return r;
+    },
+    [self](leave_atom, caf::timespan timeout) {
+      auto r = leave(self, timeout);
+      check_faults(self);
+      return r;
+    },
+    [self](leave_atom, caf::timespan timeout, std::shared_ptr<push_guard>& guard) {
       auto& st = self->state;
+      auto hooks = guard->take();
       if (st.state == channel_state::closed) {
         hooks->resolve({"ok", protocol::payload{}, caf::error{}});
+        check_faults(self);
         return;
       }
       st.leave_hooks.push_back(std::move(hooks));
       start_leave(self, timeout);
+      check_faults(self);
     },
     [self](subscribe_atom, channel_subscriber_actor& sub) {
+      auto& st = self->state;
       self->monitor(sub);
-      self->state.subscribers.emplace_back(std::move(sub),
-                                           self->state.ctx->options.max_subscriber_queue);
+      {
+        std::lock_guard<std::mutex> guard{st.spec->mutex};
+        st.spec->live.subscribers.push_back(sub);
+      }
+      st.subscribers.emplace_back(std::move(sub), st.ctx->options.max_subscriber_queue);
     },
     [self](unsubscribe_atom, channel_subscriber_actor& sub) {
-      auto& subs = self->state.subscribers;
+      auto& st = self->state;
+      auto& subs = st.subscribers;
       subs.erase(std::remove_if(subs.begin(), subs.end(),
                                 [&](const auto& s) { return s.hdl == sub; }),
                  subs.end());
+      std::lock_guard<std::mutex> guard{st.spec->mutex};
+      auto& specs = st.spec->live.subscribers;
+      specs.erase(std::remove(specs.begin(), specs.end(), sub), specs.end());
     },
     [self](state_atom) { return self->state.state; },
     [self](stats_atom) {
@@ -611,9 +818,13 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
         on_message(self, std::move(msg));
     },
     [self](opened_atom) {
+      // After a restart the scheduled rejoin (with backoff) comes first.
+      if (self->state.rejoin_after_restart)
+        return;
       reset_rejoin(self);
       if (self->state.state == channel_state::errored)
         rejoin(self);
+      check_faults(self);
     },
     [self](error_atom, std::string& reason) {
       auto& st = self->state;
@@ -633,6 +844,22 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       msg.payload = protocol::payload{std::move(body)};
       dispatch(self, std::move(msg));
     },
+    // -- supervision ------------------------------------------------------------------
+    [self](crash_atom, std::string& why) { restart_in_place(self, why); },
+    [self](attach_atom, caf::actor& hdl) {
+      auto& st = self->state;
+      auto sock = caf::actor_cast<socket_actor>(hdl);
+      if (!sock)
+        return;
+      st.socket = sock.address();
+      self->monitor(sock);
+      self->send(sock, channel_atom::value, channel_actor{self}, st.topic);
+      if (st.joined_once && st.state == channel_state::errored) {
+        st.rejoin_after_restart = true;
+        schedule_rejoin(self);
+      }
+      check_faults(self);
+    },
     [self](duplicate_atom, std::string& by) {
       auto& st = self->state;
       // A join newer than `by` (refs count up) was sent after it and wins, as in
@@ -644,6 +871,7 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
         log_of(self).info(component, "leaving duplicate topic \"" + st.topic + "\"");
         start_leave(self, st.timeout);
       }
+      check_faults(self);
     },
     [self](refused_atom, std::string& ref, caf::error& err) {
       auto& st = self->state;
@@ -660,15 +888,18 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
         if (connected(self))
           schedule_rejoin(self);
       }
+      check_faults(self);
     },
     // -- timers -----------------------------------------------------------------------
     [self](rejoin_atom, uint64_t epoch) {
       auto& st = self->state;
       if (epoch != st.rejoin_epoch)
         return;
+      st.rejoin_after_restart = false;
       ++st.rejoin_tries;
-      if (connected(self))
+      if (connected(self) && st.socket)
         rejoin(self);
+      check_faults(self);
     },
     [self](join_timeout_atom, uint64_t epoch) {
       auto& st = self->state;
@@ -685,11 +916,13 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
                   caf::make_error(ec::join_timeout, "no join reply in time"));
       if (connected(self))
         schedule_rejoin(self);
+      check_faults(self);
     },
     [self](leave_timeout_atom, uint64_t epoch) {
       if (epoch != self->state.leave_epoch)
         return;
       close_channel(self, "leave timeout");
+      check_faults(self);
     },
     [self](push_timeout_atom, uint64_t epoch) {
       if (epoch == self->state.timer_epoch)
@@ -700,7 +933,19 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
 
 channel_actor spawn_channel(caf::actor_system& sys, socket_actor socket,
                             std::shared_ptr<socket_context> ctx, channel_options opts) {
-  return sys.spawn(channel_impl, std::move(socket), std::move(ctx), std::move(opts));
+  auto spec = make_channel_spec(std::move(ctx), std::move(opts));
+  auto ch = sys.spawn(channel_impl, std::move(socket), spec);
+  caf::anon_send(supervisor_of(sys), watch_atom::value, ch, std::move(spec));
+  return ch;
+}
+
+channel_actor respawn_channel(caf::actor_system& sys, const socket_actor& socket,
+                              std::shared_ptr<channel_spec> spec) {
+  auto topic = spec->topic;
+  auto ch = sys.spawn(channel_impl, socket, spec);
+  caf::anon_send(supervisor_of(sys), watch_atom::value, ch, std::move(spec));
+  caf::anon_send(socket, channel_atom::value, ch, std::move(topic));
+  return ch;
 }
 
 // -- ref_index -----------------------------------------------------------------------

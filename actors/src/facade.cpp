@@ -100,12 +100,30 @@ struct channel_core {
   std::weak_ptr<socket_core> socket;
   std::shared_ptr<callback_gate> gate;
   std::string topic;
+  /// The CHANNEL: swapped by the supervisor's restart of a dead one.
   channel_actor actor;
+  mutable std::mutex actor_mutex;
   std::shared_ptr<channel_hooks> hooks;
   std::shared_ptr<channel_mirror> mirror;
   std::shared_ptr<push_hooks> join_push;
   std::atomic<bool> joined_once{false};
   caf::timespan timeout{};
+
+  channel_actor current() const {
+    std::lock_guard<std::mutex> guard{actor_mutex};
+    return actor;
+  }
+
+  void replace(const channel_actor& hdl) {
+    std::lock_guard<std::mutex> guard{actor_mutex};
+    actor = hdl;
+  }
+
+  /// A guard for a message to the channel: gives the push its outcome if
+  /// the message dies unread.
+  std::shared_ptr<push_guard> guard(std::shared_ptr<push_hooks> h) const {
+    return std::make_shared<push_guard>(std::move(h), hooks);
+  }
 };
 
 struct socket_core {
@@ -114,7 +132,9 @@ struct socket_core {
   caf::actor_system* sys = nullptr;
   std::shared_ptr<socket_context> ctx;
   std::shared_ptr<socket_hooks> hooks;
+  /// The SOCKET: swapped by the supervisor's restart of a dead one.
   socket_actor actor;
+  mutable std::mutex actor_mutex;
   std::shared_ptr<std::atomic<connection_state>> state
     = std::make_shared<std::atomic<connection_state>>(connection_state::closed);
   std::mutex mutex;
@@ -131,8 +151,10 @@ struct socket_core {
     for (auto& [addr, weak_hooks] : chans)
       if (auto h = weak_hooks.lock())
         h->clear();
-    if (actor)
-      caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    if (hooks)
+      hooks->on_replaced = nullptr;
+    if (auto hdl = current())
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
     for (auto& [addr, weak_hooks] : chans)
       if (auto hdl = caf::actor_cast<caf::actor>(addr))
         caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
@@ -153,6 +175,11 @@ struct socket_core {
     }
     owned.reset();
     cfg.reset();
+  }
+
+  socket_actor current() const {
+    std::lock_guard<std::mutex> guard{actor_mutex};
+    return actor;
   }
 };
 
@@ -196,7 +223,7 @@ phx::push channel::join(std::optional<std::chrono::milliseconds> timeout) {
   if (c.socket.expired())
     return failed_push(c.gate, caf::make_error(ec::not_connected, "the socket is gone"));
   auto t = timeout ? to_span(*timeout) : c.timeout;
-  caf::anon_send(c.actor, join_atom::value, t);
+  caf::anon_send(c.current(), join_atom::value, t, c.guard(c.join_push));
   return phx::push{c.join_push};
 }
 
@@ -228,7 +255,10 @@ phx::push channel::push(const std::string& event, payload body,
     return failed_push(c.gate, caf::make_error(ec::not_connected, "the socket is gone"));
   auto h = std::make_shared<push_hooks>(c.gate);
   auto t = timeout ? to_span(*timeout) : c.timeout;
-  caf::anon_send(c.actor, push_atom::value, event, std::move(body), t, h);
+  if (auto err = c.hooks->end())
+    h->resolve({status_of(err), payload{}, err});
+  else
+    caf::anon_send(c.current(), push_atom::value, event, std::move(body), t, c.guard(h));
   return phx::push{h};
 }
 
@@ -238,7 +268,7 @@ phx::push channel::leave(std::optional<std::chrono::milliseconds> timeout) {
     return failed_push(c.gate, caf::make_error(ec::not_connected, "the socket is gone"));
   auto h = std::make_shared<push_hooks>(c.gate);
   auto t = timeout ? to_span(*timeout) : c.timeout;
-  caf::anon_send(c.actor, leave_atom::value, t, h);
+  caf::anon_send(c.current(), leave_atom::value, t, c.guard(h));
   return phx::push{h};
 }
 
@@ -268,7 +298,7 @@ const std::string& channel::topic() const {
 }
 
 channel_actor channel::actor() const {
-  return core_->actor;
+  return core_->current();
 }
 
 // -- socket --------------------------------------------------------------------------
@@ -377,37 +407,51 @@ void socket::init(caf::actor_system* sys, protocol::endpoint ep, options opts) {
   so.max_frame_size = opts.max_frame_size;
   so.max_inbound_frames = opts.max_inbound_frames;
   so.max_inbound_bytes = opts.max_inbound_bytes;
+  so.max_outbound_frames = opts.max_outbound_frames;
+  so.max_outbound_bytes = opts.max_outbound_bytes;
   so.max_subscriber_queue = opts.max_subscriber_queue;
   so.open_timeout = std::chrono::milliseconds{opts.open_timeout_ms};
   so.close_timeout = std::chrono::milliseconds{opts.close_timeout_ms};
   so.logger = phx::logger{opts.log_level, std::move(opts.logger)};
+  so.callback_failure = opts.callback_failure;
+  so.max_restarts = opts.max_restarts;
+  so.restart_window = std::chrono::milliseconds{opts.restart_window_ms};
   so.hooks = core->hooks;
   auto ctx = make_socket_context(std::move(so));
   if (!ctx)
     throw error(to_string(ctx.error()));
   core->ctx = *ctx;
+  core->hooks->on_replaced = [weak = std::weak_ptr<detail::socket_core>{core}](
+                               const socket_actor& hdl) {
+    if (auto sc = weak.lock()) {
+      std::lock_guard<std::mutex> guard{sc->actor_mutex};
+      sc->actor = hdl;
+    }
+  };
   core->actor = spawn_socket(*sys, core->ctx);
   core_ = std::move(core);
 }
 
 void socket::connect() {
-  caf::anon_send(core_->actor, connect_atom::value);
+  caf::anon_send(core_->current(), connect_atom::value);
 }
 
 void socket::disconnect(std::function<void()> callback, uint16_t code, std::string reason) {
   auto gate = core_->hooks->gate;
-  core_->sys->spawn([hdl = core_->actor, gate, cb = std::move(callback), code,
+  core_->sys->spawn([hdl = core_->current(), gate, cb = std::move(callback), code,
                      reason = std::move(reason)](caf::event_based_actor* self) mutable {
     self->request(hdl, caf::infinite, disconnect_atom::value, code, std::move(reason))
       .then(
         [gate, cb](phx::connection_state) {
           if (cb)
-            gate->run([&] { cb(); });
+            gate->run("disconnect", [&] { cb(); });
+          take_faults(); // reported by the gate; no actor here to restart
         },
         [gate, cb](caf::error&) {
           // The socket is gone: it is disconnected all the same.
           if (cb)
-            gate->run([&] { cb(); });
+            gate->run("disconnect", [&] { cb(); });
+          take_faults();
         });
   });
 }
@@ -459,19 +503,25 @@ phx::channel socket::channel(const std::string& topic, std::function<payload()> 
       f(s);
   });
   cc->join_push = std::make_shared<push_hooks>(sc.hooks->gate, true);
-  cc->hooks->set_on_join([jp = cc->join_push](const reply& r) {
+  cc->hooks->set_on_join([jp = cc->join_push](const reply& r, const caf::error& why) {
     // The facade keeps the join outcome for as long as the channel: own it.
     // A timed-out attempt carries its code, as a push's timeout does.
-    auto err = r.status == "timeout"
-                 ? caf::make_error(ec::join_timeout, "no join reply in time")
-                 : caf::error{};
+    auto err = why;
+    if (!err && r.status == "timeout")
+      err = caf::make_error(ec::join_timeout, "no join reply in time");
     jp->resolve({r.status, r.response.detached(), std::move(err)});
+  });
+  cc->hooks->set_on_replaced([weak = std::weak_ptr<detail::channel_core>{cc}](
+                               const channel_actor& hdl) {
+    if (auto c = weak.lock())
+      c->replace(hdl);
   });
   channel_options opts;
   opts.topic = topic;
   opts.params = std::move(params);
   opts.hooks = cc->hooks;
-  cc->actor = spawn_channel(*sc.sys, sc.actor, sc.ctx, std::move(opts));
+  auto sock = sc.current();
+  cc->actor = spawn_channel(*sc.sys, sock, sc.ctx, std::move(opts));
   {
     std::lock_guard<std::mutex> guard{sc.mutex};
     // Forget channels that are gone, so the list stays bounded.
@@ -481,12 +531,12 @@ phx::channel socket::channel(const std::string& topic, std::function<payload()> 
                list.end());
     list.emplace_back(cc->actor.address(), cc->hooks);
   }
-  caf::anon_send(sc.actor, channel_atom::value, cc->actor, topic);
+  caf::anon_send(sock, channel_atom::value, cc->actor, topic);
   return phx::channel{std::move(cc)};
 }
 
 void socket::remove(const phx::channel& ch) {
-  caf::anon_send(core_->actor, remove_atom::value, ch.actor());
+  caf::anon_send(core_->current(), remove_atom::value, ch.actor());
 }
 
 uint64_t socket::on_open(std::function<void()> callback) {
@@ -527,12 +577,15 @@ bool socket::ping(std::function<void(std::chrono::milliseconds)> callback) {
   if (!connected())
     return false;
   auto gate = core_->hooks->gate;
-  core_->sys->spawn([hdl = core_->actor, gate,
+  core_->sys->spawn([hdl = core_->current(), gate,
                      cb = std::move(callback)](caf::event_based_actor* self) {
     self->request(hdl, caf::infinite, ping_atom::value)
       .then(
         [gate, cb](caf::timespan rtt) {
-          gate->run([&] { cb(std::chrono::duration_cast<std::chrono::milliseconds>(rtt)); });
+          gate->run("ping", [&] {
+            cb(std::chrono::duration_cast<std::chrono::milliseconds>(rtt));
+          });
+          take_faults(); // reported by the gate; no actor here to restart
         },
         [](caf::error&) {
           // The connection closed before the reply: no round trip to report.
@@ -544,13 +597,13 @@ bool socket::ping(std::function<void(std::chrono::milliseconds)> callback) {
 socket_stats socket::stats() const {
   caf::scoped_actor self{*core_->sys};
   socket_stats out;
-  self->request(core_->actor, std::chrono::seconds{5}, stats_atom::value)
+  self->request(core_->current(), std::chrono::seconds{5}, stats_atom::value)
     .receive([&](socket_stats s) { out = s; }, [](caf::error&) {});
   return out;
 }
 
 socket_actor socket::actor() const {
-  return core_->actor;
+  return core_->current();
 }
 
 caf::actor_system& socket::system() const {

@@ -4,6 +4,99 @@
 
 namespace phx {
 
+// -- fences --------------------------------------------------------------------------
+
+namespace {
+
+constexpr size_t max_recorded_faults = 16;
+
+struct fault_record {
+  std::vector<callback_fault> faults;
+  size_t dropped = 0;
+};
+
+fault_record& recorded() {
+  thread_local fault_record value;
+  return value;
+}
+
+} // namespace
+
+std::string callback_fault::describe() const {
+  return "callback '" + callback + "' threw: " + what;
+}
+
+callback_fault make_fault(const char* kind, std::string_view detail, const char* what) {
+  callback_fault f;
+  f.callback = kind;
+  if (!detail.empty()) {
+    f.callback += "(\"";
+    f.callback += detail;
+    f.callback += "\")";
+  }
+  f.what = what != nullptr ? what : "";
+  return f;
+}
+
+void record_fault(callback_fault fault) {
+  auto& r = recorded();
+  if (r.faults.size() >= max_recorded_faults) {
+    ++r.dropped;
+    return;
+  }
+  r.faults.push_back(std::move(fault));
+}
+
+bool faults_pending() noexcept {
+  auto& r = recorded();
+  return !r.faults.empty() || r.dropped > 0;
+}
+
+std::vector<callback_fault> take_faults() {
+  auto& r = recorded();
+  std::vector<callback_fault> out;
+  out.swap(r.faults);
+  if (r.dropped > 0) {
+    // Counted, not listed: the bound keeps a throwing loop from growing memory.
+    out.push_back(callback_fault{"(more callbacks)",
+                                 std::to_string(r.dropped) + " more faults on this thread",
+                                 false});
+    r.dropped = 0;
+  }
+  return out;
+}
+
+void callback_gate::set_reporter(reporter f) {
+  std::lock_guard<std::mutex> guard{reporter_mutex_};
+  reporter_ = std::move(f);
+}
+
+void callback_gate::report_recorded() {
+  // The reporter runs on_error callbacks: a fault they cause is reported by
+  // the loop below (logged only), never by a nested call.
+  thread_local bool reporting = false;
+  if (reporting)
+    return;
+  reporter r;
+  {
+    std::lock_guard<std::mutex> guard{reporter_mutex_};
+    r = reporter_;
+  }
+  if (!r)
+    return;
+  reporting = true;
+  auto& faults = recorded().faults;
+  for (size_t i = 0; i < faults.size(); ++i) {
+    if (faults[i].reported)
+      continue;
+    faults[i].reported = true;
+    // A copy: the reporter may record more faults (and grow the vector).
+    auto f = faults[i];
+    r(f);
+  }
+  reporting = false;
+}
+
 // -- channel_hooks -----------------------------------------------------------------
 
 uint64_t channel_hooks::on(const std::string& event, binding f) {
@@ -36,6 +129,7 @@ void channel_hooks::clear() {
   has_transform_ = false;
   on_state_ = nullptr;
   on_join_ = nullptr;
+  on_replaced_ = nullptr;
 }
 
 void channel_hooks::set_on_state(std::function<void(channel_state)> f) {
@@ -45,7 +139,40 @@ void channel_hooks::set_on_state(std::function<void(channel_state)> f) {
 
 void channel_hooks::set_on_join(std::function<void(const reply&)> f) {
   std::lock_guard<std::mutex> guard{mutex_};
+  if (f)
+    on_join_ = [g = std::move(f)](const reply& r, const caf::error&) { g(r); };
+  else
+    on_join_ = nullptr;
+}
+
+void channel_hooks::set_on_join(std::function<void(const reply&, const caf::error&)> f) {
+  std::lock_guard<std::mutex> guard{mutex_};
   on_join_ = std::move(f);
+}
+
+void channel_hooks::set_on_replaced(std::function<void(const channel_actor&)> f) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  on_replaced_ = std::move(f);
+}
+
+void channel_hooks::fire_replaced(const channel_actor& hdl) {
+  std::function<void(const channel_actor&)> f;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    f = on_replaced_;
+  }
+  if (f)
+    f(hdl);
+}
+
+void channel_hooks::set_end(caf::error err) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  end_ = std::move(err);
+}
+
+caf::error channel_hooks::end() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return end_;
 }
 
 void channel_hooks::fire_state(channel_state s) {
@@ -56,17 +183,17 @@ void channel_hooks::fire_state(channel_state s) {
     f = on_state_;
   }
   if (f)
-    gate->run([&] { f(s); });
+    gate->run("on_state", [&] { f(s); });
 }
 
-void channel_hooks::fire_join(const reply& r) {
-  std::function<void(const reply&)> f;
+void channel_hooks::fire_join(const reply& r, const caf::error& err) {
+  std::function<void(const reply&, const caf::error&)> f;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     f = on_join_;
   }
   if (f)
-    gate->run([&] { f(r); });
+    gate->run("receive", r.status, [&] { f(r, err); });
 }
 
 void channel_hooks::set_transform(transform f) {
@@ -87,8 +214,9 @@ void channel_hooks::apply_transform(protocol::message& msg) {
   if (!f)
     return;
   protocol::payload out;
-  gate->run([&] { out = f(msg); });
-  msg.payload = std::move(out);
+  // A transform that throws leaves the payload as it came (reported).
+  if (gate->run("on_message", [&] { out = f(msg); }))
+    msg.payload = std::move(out);
 }
 
 void channel_hooks::dispatch(const protocol::message& msg,
@@ -108,11 +236,10 @@ void channel_hooks::dispatch(const protocol::message& msg,
   }
   if (!first)
     return;
-  gate->run([&] {
-    (*first)(msg, join_ref);
-    for (auto& f : more)
-      (*f)(msg, join_ref);
-  });
+  // Each binding fenced alone: one that throws does not skip the others.
+  gate->run("on", msg.event, [&] { (*first)(msg, join_ref); });
+  for (auto& f : more)
+    gate->run("on", msg.event, [&] { (*f)(msg, join_ref); });
 }
 
 // -- push_hook_list --------------------------------------------------------------------
@@ -165,8 +292,12 @@ void push_hooks::receive(const std::string& status,
       hooks_.push_back({status, f});
     }
   }
-  if (run_now)
-    gate_->run([&] { f(*run_now); });
+  if (!run_now)
+    return;
+  if (callback_gate::in_callback())
+    gate_->run("receive", status, [&] { f(*run_now); });
+  else
+    callback_gate::outside([&] { f(*run_now); });
 }
 
 bool push_hooks::resolve(push_outcome outcome) {
@@ -191,15 +322,17 @@ bool push_hooks::resolve(push_outcome outcome) {
     }
   }
   cv_.notify_all();
+  if (recurring.empty() && one_shot.empty())
+    return true;
   // Callbacks run, and die, inside the gate: whatever they captured is
-  // released in callback context (see socket's destructor).
-  gate_->run([&] {
-    for (auto& f : recurring)
-      f(response);
-    one_shot.for_each([&](auto& h) {
-      if (h.first == status)
-        h.second(response);
-    });
+  // released in callback context (see socket's destructor). Each is fenced.
+  for (auto& f : recurring)
+    gate_->run("receive", status, [&] { f(response); });
+  one_shot.for_each([&](auto& h) {
+    if (h.first == status)
+      gate_->run("receive", status, [&] { h.second(response); });
+  });
+  gate_->run("receive", status, [&] {
     recurring.clear();
     one_shot.clear();
   });
@@ -224,8 +357,22 @@ std::optional<push_outcome> push_hooks::outcome() const {
   return outcome_;
 }
 
+push_guard::~push_guard() {
+  if (!hooks_)
+    return;
+  // Read unread: the channel is dead. Why, if it said so; else it crashed.
+  caf::error err = channel_ ? channel_->end() : caf::error{};
+  if (!err)
+    err = caf::make_error(ec::channel_crashed, "the channel is gone");
+  hooks_->resolve({status_of(err), protocol::payload{}, std::move(err)});
+  // Reported by the gate already: nothing here may be pinned on another actor.
+  take_faults();
+}
+
 std::string status_of(const caf::error& err) {
+  // The channel or socket went away: a timeout, as CLIENT.md maps it.
   if (err == ec::push_timeout || err == ec::join_timeout || err == ec::disconnected
+      || err == ec::channel_crashed || err == ec::socket_crashed || err == ec::socket_stopped
       || err == caf::sec::request_receiver_down
       || err == caf::sec::request_timeout)
     return "timeout";

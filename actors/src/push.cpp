@@ -12,17 +12,14 @@ using self_ptr = push_actor::stateful_pointer<push_actor_state>;
 
 constexpr std::string_view component = "push";
 
-// Runs the facade's callbacks. One that throws is logged: the PUSH serves the
-// channel's next pushes, so an exception must not end it.
+// Runs the facade's callbacks, each fenced by the gate, which reports what
+// throws (on_error and the logger). A PUSH holds no state to restart: it
+// serves the channel's next pushes whatever the policy.
 void resolve(self_ptr self, push_hooks& hooks, push_outcome&& out) {
-  try {
-    hooks.resolve(std::move(out));
-  } catch (const std::exception& e) {
-    self->state.ctx->options.logger.error(component,
-                                          std::string{"a push callback threw: "} + e.what());
-  } catch (...) {
-    self->state.ctx->options.logger.error(component, "a push callback threw");
-  }
+  hooks.resolve(std::move(out));
+  for (auto& f : take_faults())
+    if (!f.reported)
+      self->state.ctx->options.logger.error(component, f.describe());
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "phx/actors/channel.hpp"
+#include "phx/actors/supervisor.hpp"
 #include "phx/protocol/url.hpp"
 
 namespace phx {
@@ -27,6 +28,42 @@ std::chrono::milliseconds millis(int64_t ms) {
 
 const logger& log_of(self_ptr self) {
   return self->state.ctx->options.logger;
+}
+
+// -- user code -------------------------------------------------------------------------
+
+// User code ran since the last check and threw: report what the gate has not
+// reported, tell the subscribers, then apply the socket's policy.
+void check_faults(self_ptr self) {
+  if (!faults_pending())
+    return;
+  auto& st = self->state;
+  auto faults = take_faults();
+  for (auto& f : faults) {
+    if (!f.reported)
+      report_fault(*st.ctx, f);
+    for (auto& sub : st.subscribers)
+      self->send(sub.hdl, error_atom::value, f.describe(), 0);
+  }
+  if (st.ctx->options.callback_failure == callback_failure::restart)
+    self->send<caf::message_priority::high>(self, crash_atom::value, faults.front().describe());
+}
+
+// Encodes with the socket's serializer: a custom encode is user code, fenced.
+protocol::result<protocol::frame> encode(self_ptr self, const protocol::message& msg) {
+  std::optional<protocol::result<protocol::frame>> out;
+  if (fenced("encode", {}, [&] { out.emplace(self->state.ctx->serializer->encode(msg)); }))
+    return std::move(*out);
+  return protocol::make_error(protocol::errc::unsupported, "the encode function threw");
+}
+
+// Decodes with the socket's serializer: a custom decode is user code, fenced.
+protocol::result<protocol::message> decode(self_ptr self, protocol::frame& f) {
+  std::optional<protocol::result<protocol::message>> out;
+  if (fenced("decode", {},
+             [&] { out.emplace(self->state.ctx->serializer->decode(f.type, std::move(f.data))); }))
+    return std::move(*out);
+  return protocol::make_error(protocol::errc::unsupported, "the decode function threw");
 }
 
 void set_conn(self_ptr self, connection_state next) {
@@ -55,6 +92,9 @@ void flush_out(self_ptr self) {
     return;
   if (!st.transport) {
     // The connection went away before the flush: the frames' pushes time out.
+    if (st.outbound)
+      for (auto& f : st.out)
+        st.outbound->give(f.data.size());
     st.out.clear();
     return;
   }
@@ -82,8 +122,8 @@ void schedule_flush(self_ptr self) {
   self->send(self, caf::flush_atom::value);
 }
 
-// Queues a frame for the transport (see `schedule_flush`).
-void send_now(self_ptr self, protocol::frame&& f) {
+// Queues a frame already charged to the outbound budget (see `schedule_flush`).
+void queue_out(self_ptr self, protocol::frame&& f) {
   auto& st = self->state;
   ++st.stats.frames_out;
   // Sized like the last batch (capped): no regrowth per frame under load.
@@ -91,6 +131,23 @@ void send_now(self_ptr self, protocol::frame&& f) {
     st.out.reserve(std::min<size_t>(st.last_flush, 256));
   st.out.push_back(std::move(f));
   schedule_flush(self);
+}
+
+// Queues a control frame (heartbeat, ping, join, leave): charged to the
+// outbound budget, never refused, so a full budget cannot starve the link.
+void send_now(self_ptr self, protocol::frame&& f) {
+  if (auto& budget = self->state.outbound)
+    budget->take(f.data.size());
+  queue_out(self, std::move(f));
+}
+
+// Takes a push's frame of `bytes` from the outbound budget; false if it does not fit.
+bool fits_outbound(self_ptr self, size_t bytes) {
+  auto& st = self->state;
+  if (st.outbound && !st.outbound->try_take(bytes))
+    return false;
+  st.outbound_refusing = false;
+  return true;
 }
 
 // -- heartbeat ---------------------------------------------------------------------
@@ -123,12 +180,18 @@ void schedule_reconnect(self_ptr self) {
   auto& st = self->state;
   auto& opts = st.ctx->options;
   ++st.reconnect_epoch;
-  auto delay = opts.reconnect_after_ms(st.reconnect_tries + 1);
+  auto tries = st.reconnect_tries + 1;
+  int64_t delay = 0;
+  // A backoff function that throws is reported; the default table stands in.
+  if (!fenced("reconnect_after_ms", {}, [&] { delay = opts.reconnect_after_ms(tries); }))
+    delay = protocol::default_reconnect_after_ms(tries);
   if (opts.reconnect_jitter_ms > 0) {
-    auto unit = opts.random ? opts.random()
-                            : st.rng.next_unit();
+    auto unit = st.rng.next_unit();
+    if (opts.random)
+      fenced("random", {}, [&] { unit = opts.random(); });
     delay = protocol::jittered(delay, opts.reconnect_jitter_ms, unit);
   }
+  check_faults(self);
   log_of(self).debug(component, "reconnecting in " + std::to_string(delay) + " ms");
   self->delayed_send(self, millis(delay), reconnect_atom::value, st.reconnect_epoch);
 }
@@ -142,7 +205,24 @@ void start_connect(self_ptr self) {
   auto& st = self->state;
   ++st.gen;
   st.stats.generation = st.gen;
-  auto req = make_connect_request(*st.ctx);
+  std::optional<transport::connect_request> made;
+  try {
+    made.emplace(make_connect_request(*st.ctx));
+  } catch (const user_function_failed&) {
+    // Params or the auth token threw: this attempt fails (reported), and the
+    // reconnect backoff tries again with fresh ones.
+    check_faults(self);
+    set_conn(self, connection_state::closed);
+    if (!st.manual_disconnect)
+      schedule_reconnect(self);
+    return;
+  }
+  auto req = std::move(*made);
+  // A fresh budget per connection: frames stuck in a dead link never hold a new one back.
+  st.outbound = std::make_shared<transport::credit>(st.ctx->options.max_outbound_frames,
+                                                    st.ctx->options.max_outbound_bytes);
+  st.outbound_refusing = false;
+  req.outbound = st.outbound;
   // A fresh credit per connection: tickets of an old one never hold a new one back.
   st.inbound = std::make_shared<transport::credit>(st.ctx->options.max_inbound_frames,
                                                    st.ctx->options.max_inbound_bytes);
@@ -192,6 +272,7 @@ void after_close(self_ptr self, uint16_t code, const std::string& reason) {
     hooks->on_close.fire(*hooks->gate, code, reason);
   for (auto& sub : st.subscribers)
     self->send(sub.hdl, closed_atom::value, code, reason);
+  check_faults(self);
   if (!st.manual_disconnect)
     schedule_reconnect(self);
 }
@@ -211,6 +292,7 @@ void on_failed(self_ptr self, const transport::connect_failure& failure) {
     hooks->on_error.fire(*hooks->gate, failure.reason, failure.http_status);
   for (auto& sub : st.subscribers)
     self->send(sub.hdl, error_atom::value, failure.reason, failure.http_status);
+  check_faults(self);
   if (!st.manual_disconnect)
     schedule_reconnect(self);
 }
@@ -234,6 +316,7 @@ void finish_teardown(self_ptr self, transport::generation g, uint16_t code,
       hooks->on_close.fire(*hooks->gate, code, reason);
     for (auto& sub : st.subscribers)
       self->send(sub.hdl, closed_atom::value, code, reason);
+    check_faults(self);
   }
   for (auto& rp : td.waiters)
     rp.deliver(st.transport ? st.conn : connection_state::closed);
@@ -346,6 +429,27 @@ void refuse(self_ptr self, const caf::strong_actor_ptr& sender,
   self->send(ch, refused_atom::value, *ref, std::move(err));
 }
 
+// Refuses a push the outbound budget has no room for: counted, logged (a
+// warning for the first of a run, then debug) and ended with `outbound_full`.
+void refuse_outbound(self_ptr self, const caf::strong_actor_ptr& sender,
+                     const std::optional<std::string>& ref, size_t bytes,
+                     const std::string& what) {
+  auto& st = self->state;
+  ++st.stats.outbound_refusals;
+  auto& budget = *st.outbound;
+  auto why = bytes > st.ctx->options.max_outbound_bytes
+               ? "the frame (" + std::to_string(bytes)
+                   + " bytes) is larger than the connection's whole outbound budget"
+               : "the connection's outbound budget is used up ("
+                   + std::to_string(budget.units()) + " frames, "
+                   + std::to_string(budget.bytes()) + " bytes not yet written)";
+  auto level = st.outbound_refusing ? log_level::debug : log_level::warning;
+  st.outbound_refusing = true;
+  if (log_of(self).enabled(level))
+    log_of(self).log(level, component, why + "; refusing " + what);
+  refuse(self, sender, ref, caf::make_error(ec::outbound_full, std::move(why)));
+}
+
 void send_message(self_ptr self, protocol::message&& msg) {
   auto& st = self->state;
   auto sender = self->current_sender();
@@ -356,7 +460,8 @@ void send_message(self_ptr self, protocol::message&& msg) {
         if (caf::actor_cast<caf::strong_actor_ptr>(ch) != sender)
           self->send(ch, duplicate_atom::value, msg.ref.value_or(std::string{}));
   }
-  auto encoded = st.ctx->serializer->encode(msg);
+  auto encoded = encode(self, msg);
+  check_faults(self);
   if (!encoded) {
     log_of(self).warning(component, "cannot encode " + protocol::describe(msg) + ": "
                                       + encoded.error().to_string());
@@ -364,12 +469,19 @@ void send_message(self_ptr self, protocol::message&& msg) {
            caf::make_error(ec::encode_failed, encoded.error().to_string()));
     return;
   }
+  auto size = encoded->data.size();
+  bool control = msg.event == protocol::events::join || msg.event == protocol::events::leave;
   if (st.conn == connection_state::open) {
-    send_now(self, std::move(*encoded));
+    if (control) {
+      send_now(self, std::move(*encoded));
+    } else if (fits_outbound(self, size)) {
+      queue_out(self, std::move(*encoded));
+    } else {
+      refuse_outbound(self, sender, msg.ref, size, protocol::describe(msg));
+    }
     return;
   }
   auto& opts = st.ctx->options;
-  auto size = encoded->data.size();
   if (st.send_buffer.size() >= opts.max_send_buffer_frames
       || st.buffered_bytes + size > opts.max_send_buffer_bytes) {
     ++st.stats.buffer_overflows;
@@ -379,7 +491,8 @@ void send_message(self_ptr self, protocol::message&& msg) {
     return;
   }
   st.buffered_bytes += size;
-  st.send_buffer.push_back({std::move(*encoded), std::move(msg.ref), std::move(sender)});
+  st.send_buffer.push_back(
+    {std::move(*encoded), std::move(msg.ref), std::move(sender), control});
   st.stats.buffered_frames = st.send_buffer.size();
   st.stats.buffered_bytes = st.buffered_bytes;
 }
@@ -388,20 +501,107 @@ void flush_send_buffer(self_ptr self) {
   auto& st = self->state;
   if (st.send_buffer.empty())
     return;
-  std::vector<protocol::frame> frames;
-  frames.reserve(st.send_buffer.size());
-  for (auto& b : st.send_buffer)
-    frames.push_back(std::move(b.frame));
-  st.stats.frames_out += frames.size();
+  auto buffered = std::move(st.send_buffer);
   st.send_buffer.clear();
   st.buffered_bytes = 0;
   st.stats.buffered_frames = 0;
   st.stats.buffered_bytes = 0;
-  self->send(st.transport, frame_atom::value, std::move(frames));
+  std::vector<protocol::frame> frames;
+  frames.reserve(buffered.size());
+  // The buffer's bound may exceed the outbound budget: the excess is refused.
+  for (auto& b : buffered) {
+    auto size = b.frame.data.size();
+    if (b.control) {
+      if (st.outbound)
+        st.outbound->take(size);
+    } else if (!fits_outbound(self, size)) {
+      refuse_outbound(self, b.sender, b.ref, size,
+                      "a frame that waited for the connection"
+                        + (b.ref ? " (ref " + *b.ref + ")" : std::string{}));
+      continue;
+    }
+    frames.push_back(std::move(b.frame));
+  }
+  st.stats.frames_out += frames.size();
+  if (!frames.empty())
+    self->send(st.transport, frame_atom::value, std::move(frames));
 }
 
 bool is_current(self_ptr self, transport::generation g) {
   return g == self->state.gen && self->state.transport != nullptr;
+}
+
+// -- supervision -----------------------------------------------------------------------
+
+// Ends what the socket itself holds for pushes, joins and pings with `err`:
+// the send buffer (each frame's channel hears the refusal) and the pings.
+void end_held(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& b : st.send_buffer)
+    refuse(self, b.sender, b.ref, err);
+  st.send_buffer.clear();
+  st.buffered_bytes = 0;
+  st.stats.buffered_frames = 0;
+  st.stats.buffered_bytes = 0;
+  for (auto& [ref, ping] : st.pings)
+    ping.promise.deliver(err);
+  st.pings.clear();
+  for (auto& [g, td] : st.closing) {
+    if (td.transport) {
+      self->send(td.transport, transport::abort_atom::value);
+      self->unlink_from(td.transport);
+    }
+    for (auto& rp : td.waiters)
+      rp.deliver(connection_state::closed);
+  }
+  st.closing.clear();
+}
+
+// Restarts the socket in place from its spec (its context), as its supervisor
+// would restart a crashed child, but keeping its address: the connection is
+// dropped at once, what it held ends with socket_crashed, its channels hear
+// the loss (they rejoin on the next open), and the reconnect backoff takes
+// over. Routes and subscribers are its spec: they stay.
+void restart_in_place(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  log_of(self).error(component, "restarting the socket: " + why);
+  self->send(st.supervisor, restarted_atom::value, self->address(), why);
+  end_held(self, caf::make_error(ec::socket_crashed, why));
+  if (st.transport)
+    self->send(st.transport, transport::abort_atom::value);
+  ++st.gen;
+  st.stats.generation = st.gen;
+  connection_lost(self, "socket_crashed");
+  check_faults(self);
+  if (!st.manual_disconnect)
+    schedule_reconnect(self);
+}
+
+// The supervisor stops the socket for good: everything it holds ends with
+// `why`, `on_error` and the subscribers hear it once, and the socket quits
+// with it (its channels end their pushes with it and quit too).
+void halt(self_ptr self, caf::error why) {
+  auto& st = self->state;
+  auto text = "the socket stopped for good: " + describe(why);
+  log_of(self).error(component, text);
+  end_held(self, why);
+  if (st.transport) {
+    self->send(st.transport, transport::abort_atom::value);
+    self->unlink_from(st.transport);
+    st.transport = nullptr;
+  }
+  st.manual_disconnect = true;
+  stop_heartbeat(self);
+  set_conn(self, connection_state::closed);
+  if (auto& hooks = st.ctx->options.hooks)
+    hooks->on_error.fire(*hooks->gate, text, 0);
+  for (auto& sub : st.subscribers)
+    self->send(sub.hdl, error_atom::value, text, 0);
+  // Nothing to restart anymore: faults of these last callbacks are logged only.
+  for (auto& f : take_faults())
+    if (!f.reported)
+      report_fault(*st.ctx, f);
+  self->quit(std::move(why));
 }
 
 } // namespace
@@ -410,16 +610,22 @@ transport::connect_request make_connect_request(const socket_context& ctx) {
   auto& opts = ctx.options;
   transport::connect_request req;
   protocol::json_document params;
-  if (opts.params)
-    params = opts.params();
+  // User functions, fenced: one that throws aborts the attempt (its fault
+  // recorded under its own name, see `user_function_failed`).
+  if (opts.params && !fenced("params", {}, [&] { params = opts.params(); }))
+    throw user_function_failed{};
   if (!params.IsObject() && !params.IsNull())
     opts.logger.error(component, "socket params must be a JSON object; connecting without them");
   req.url = protocol::websocket_url(opts.endpoint, params.IsObject() ? &params : nullptr,
                                     ctx.serializer->vsn());
   req.headers = opts.headers;
-  if (opts.auth_token)
-    if (auto token = opts.auth_token())
+  if (opts.auth_token) {
+    std::optional<std::string> token;
+    if (!fenced("auth_token", {}, [&] { token = opts.auth_token(); }))
+      throw user_function_failed{};
+    if (token)
       req.subprotocols = protocol::auth_token_protocols(*token);
+  }
   req.tls = opts.tls;
   req.max_frame_size = opts.max_frame_size;
   req.open_timeout_ms = static_cast<uint32_t>(
@@ -431,7 +637,25 @@ transport::connect_request make_connect_request(const socket_context& ctx) {
 
 socket_actor::behavior_type socket_impl(self_ptr self,
                                         std::shared_ptr<socket_context> ctx) {
-  self->state.ctx = std::move(ctx);
+  auto& st0 = self->state;
+  st0.ctx = std::move(ctx);
+  st0.supervisor = supervisor_of(self->home_system());
+  if (auto& hooks = st0.ctx->options.hooks) {
+    // The gate reports a callback's fault where it is caught, on any actor.
+    hooks->gate->set_reporter(
+      [weak = std::weak_ptr<socket_context>{st0.ctx}](callback_fault& f) {
+        if (auto c = weak.lock())
+          report_fault(*c, f);
+      });
+  }
+  {
+    // A restarted socket keeps the subscribers of the one that died.
+    std::lock_guard<std::mutex> guard{st0.ctx->spec_mutex};
+    for (auto& sub : st0.ctx->subscribers) {
+      self->monitor(sub);
+      st0.subscribers.emplace_back(sub, st0.ctx->options.max_subscriber_queue);
+    }
+  }
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     remove_route(self, dm.source);
@@ -440,6 +664,11 @@ socket_actor::behavior_type socket_impl(self_ptr self,
                                           return s.hdl.address() == dm.source;
                                         }),
                          st.subscribers.end());
+    std::lock_guard<std::mutex> guard{st.ctx->spec_mutex};
+    auto& subs = st.ctx->subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](const auto& s) { return s.address() == dm.source; }),
+               subs.end());
   });
   self->set_exit_handler([self](const caf::exit_msg& em) {
     auto& st = self->state;
@@ -469,6 +698,7 @@ socket_actor::behavior_type socket_impl(self_ptr self,
     // -- user interface -------------------------------------------------------------
     [self](connect_atom) {
       auto& st = self->state;
+      st.ctx->wants_connection.store(true);
       if (st.transport)
         return;
       st.manual_disconnect = false;
@@ -479,6 +709,7 @@ socket_actor::behavior_type socket_impl(self_ptr self,
            std::string& reason) -> caf::result<connection_state> {
       auto& st = self->state;
       st.manual_disconnect = true;
+      st.ctx->wants_connection.store(false);
       reset_reconnect(self);
       stop_heartbeat(self);
       auto rp = self->make_response_promise<connection_state>();
@@ -531,6 +762,10 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       auto stats = self->state.stats;
       if (self->state.inbound)
         stats.inbound_pauses = self->state.inbound->pauses();
+      if (self->state.outbound && self->state.transport) {
+        stats.outbound_frames = self->state.outbound->units();
+        stats.outbound_bytes = self->state.outbound->bytes();
+      }
       stats.buffered_frames = self->state.send_buffer.size();
       stats.buffered_bytes = self->state.buffered_bytes;
       return stats;
@@ -542,21 +777,30 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       auto ref = st.ctx->make_ref();
       auto rp = self->make_response_promise<caf::timespan>();
       st.pings.emplace(ref, socket_state::pending_ping{self->clock().now(), rp});
-      auto f = st.ctx->serializer->encode(heartbeat_message(ref));
+      auto f = encode(self, heartbeat_message(ref));
+      check_faults(self);
       if (f)
         send_now(self, std::move(*f));
       return rp;
     },
     [self](subscribe_atom, socket_subscriber_actor& sub) {
+      auto& st = self->state;
       self->monitor(sub);
-      self->state.subscribers.emplace_back(std::move(sub),
-                                           self->state.ctx->options.max_subscriber_queue);
+      {
+        std::lock_guard<std::mutex> guard{st.ctx->spec_mutex};
+        st.ctx->subscribers.push_back(sub);
+      }
+      st.subscribers.emplace_back(std::move(sub), st.ctx->options.max_subscriber_queue);
     },
     [self](unsubscribe_atom, socket_subscriber_actor& sub) {
-      auto& subs = self->state.subscribers;
+      auto& st = self->state;
+      auto& subs = st.subscribers;
       subs.erase(std::remove_if(subs.begin(), subs.end(),
                                 [&](const auto& s) { return s.hdl == sub; }),
                  subs.end());
+      std::lock_guard<std::mutex> guard{st.ctx->spec_mutex};
+      auto& specs = st.ctx->subscribers;
+      specs.erase(std::remove(specs.begin(), specs.end(), sub), specs.end());
     },
     // -- channels ---------------------------------------------------------------------
     [self](send_atom, protocol::message& msg) { send_message(self, std::move(msg)); },
@@ -567,7 +811,9 @@ socket_actor::behavior_type socket_impl(self_ptr self,
         return;
       auto ref = st.ctx->make_ref();
       st.pending_heartbeat = ref;
-      if (auto f = st.ctx->serializer->encode(heartbeat_message(std::move(ref))))
+      auto f = encode(self, heartbeat_message(std::move(ref)));
+      check_faults(self);
+      if (f)
         send_now(self, std::move(*f));
       self->delayed_send(self, st.ctx->options.heartbeat_interval,
                          hb_timeout_atom::value, st.heartbeat_epoch);
@@ -632,6 +878,7 @@ socket_actor::behavior_type socket_impl(self_ptr self,
         self->send(sub.hdl, opened_atom::value);
       for (auto& ch : all_channels(self))
         self->send(ch, opened_atom::value);
+      check_faults(self);
     },
     [self](frame_atom, transport::generation g, std::vector<protocol::frame>& frames,
            flow_ticket& ticket) {
@@ -641,7 +888,7 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       std::vector<routed_batch> out;
       for (auto& f : frames) {
         ++st.stats.frames_in;
-        auto decoded = st.ctx->serializer->decode(f.type, std::move(f.data));
+        auto decoded = decode(self, f);
         if (!decoded) {
           ++st.stats.decode_errors;
           auto what = "dropping a frame that cannot be decoded: " + decoded.error().to_string();
@@ -657,8 +904,12 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       // Every channel's messages hold the batch's credit until consumed.
       for (auto& r : out)
         self->send(r.channel, message_atom::value, std::move(r.messages), ticket);
+      check_faults(self);
     },
     [self](caf::flush_atom) { flush_out(self); },
+    // -- supervision ------------------------------------------------------------------
+    [self](crash_atom, std::string& why) { restart_in_place(self, why); },
+    [self](halt_atom, caf::error& why) { halt(self, std::move(why)); },
     [self](closed_atom, transport::generation g, uint16_t code, std::string& reason) {
       auto& st = self->state;
       if (st.closing.count(g) > 0) {
@@ -683,7 +934,9 @@ socket_actor::behavior_type socket_impl(self_ptr self,
 }
 
 socket_actor spawn_socket(caf::actor_system& sys, std::shared_ptr<socket_context> ctx) {
-  return sys.spawn(socket_impl, std::move(ctx));
+  auto sock = sys.spawn(socket_impl, ctx);
+  caf::anon_send(supervisor_of(sys), watch_atom::value, sock, std::move(ctx));
+  return sock;
 }
 
 uint64_t fresh_jitter_seed() noexcept {

@@ -23,10 +23,21 @@ if (!(age >= 0 && age < 10 * 60 * 1000)) problems.push(`meta.date ${doc.meta && 
 if (!doc.meta || doc.meta.mode !== 'quick') problems.push('meta.mode is not "quick"')
 need(doc.codec, ['phx_msgs_per_s', 'phx_msgs_per_cpu_s', 'rapidjson_msgs_per_s', 'rapidjson_msgs_per_cpu_s', 'overhead_ratio'], 'codec')
 need(doc.floor, ['one_handler_heap_bytes_per_actor', 'one_handler_rss_kib_per_actor', 'fifteen_handlers_heap_bytes_per_actor',
-  'fifteen_handlers_rss_kib_per_actor', 'hop_cpu_ns', 'hops_per_s'], 'floor')
-need(doc.floor_estimate, ['rss_kib_per_socket_at_least', 'echo_cpu_s_per_100k_at_least', 'echo_ratio_to_bare_at_least'], 'floor_estimate')
+  'fifteen_handlers_rss_kib_per_actor', 'hop_cpu_ns', 'hops_per_s', 'counted_pingpong_messages_per_round_trip',
+  'phx_echo_hops_per_round_trip', 'phx_actor_echo_hops_per_round_trip'], 'floor')
+need(doc.floor_estimate, ['hops_per_round_trip', 'rss_kib_per_socket_at_least', 'echo_cpu_s_per_100k_at_least',
+  'echo_ratio_to_bare_at_least'], 'floor_estimate')
+// The hop count is measured (an echo round trip is at least a push and its reply), never a constant.
+if (doc.floor && !(doc.floor.phx_echo_hops_per_round_trip >= 2)) problems.push(`floor.phx_echo_hops_per_round_trip is ${doc.floor.phx_echo_hops_per_round_trip}, below 2`)
+if (doc.floor && doc.floor_estimate && doc.floor_estimate.hops_per_round_trip !== doc.floor.phx_echo_hops_per_round_trip) {
+  problems.push('floor_estimate.hops_per_round_trip is not the counted floor.phx_echo_hops_per_round_trip')
+}
+const warmup = doc.meta && doc.meta.plan && doc.meta.plan.echo && doc.meta.plan.echo.warmup
+if (!(warmup > 0)) problems.push(`meta.plan.echo.warmup is ${warmup}`)
 for (const c of clients) {
-  need(doc.echo && doc.echo[c], ['cpu_s_per_100k', 'rt_per_s', 'p50_ms', 'p99_ms'], `echo.${c}`)
+  need(doc.echo && doc.echo[c], ['cpu_s_per_100k', 'rt_per_s', 'p50_ms', 'p99_ms', 'warmup'], `echo.${c}`)
+  // Every client warmed up as planned, so that the ratios between them hold.
+  if (doc.echo && doc.echo[c] && doc.echo[c].warmup !== warmup) problems.push(`echo.${c}.warmup is ${doc.echo[c].warmup}, not ${warmup}`)
   need(doc.fanin && doc.fanin[c], ['cpu_s_per_100k', 'events_per_s', 'lost'], `fanin.${c}`)
   for (const n of Object.keys(doc.scale || {})) need(doc.scale[n][c], ['rss_kib_per_socket', 'threads', 'join_all_s'], `scale.${n}.${c}`)
   for (const k of ['no_jitter', 'jitter']) need(doc.storm && doc.storm[k] && doc.storm[k][c], ['rejoin_all_s', 'peak_connects_per_s'], `storm.${k}.${c}`)

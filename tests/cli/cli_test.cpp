@@ -82,7 +82,12 @@ BOOST_AUTO_TEST_CASE(join_ok_and_denied_are_reported_with_their_responses) {
   phx.expect(where("join", {{"topic", "room:lobby"}}), "join room:lobby");
   phx.send(R"({"join":"room:denied","params":{"fail":true}})");
   phx.expect(where("join", {{"topic", "room:denied"}}), "join room:denied");
-  BOOST_CHECK_EQUAL(phx.finish(), 0);
+  // A join that failed at its latest attempt: exit 1, and stderr says which.
+  BOOST_CHECK_EQUAL(phx.finish(), 1);
+  bool named = false;
+  for (auto& l : phx.err_lines())
+    named = named || contains(l, R"(phx: exit 1: the join of "room:denied" ended)");
+  BOOST_CHECK_MESSAGE(named, phx.transcript());
   auto& lines = phx.lines();
   auto joining = index_of(lines, R"({"type":"state","topic":"room:lobby","state":"joining"})");
   auto joined = index_of(lines, R"({"type":"state","topic":"room:lobby","state":"joined"})");
@@ -445,7 +450,7 @@ BOOST_AUTO_TEST_CASE(transport_errors_are_error_lines) {
   phx_process phx{url, {"--join", "room:lobby"}};
   auto err = phx.expect(where("error"), "error line for the refused connection");
   BOOST_CHECK(!field(phx.lines()[err], "reason").empty());
-  BOOST_CHECK_EQUAL(phx.finish(), 0);
+  BOOST_CHECK_EQUAL(phx.finish(), 1);
   BOOST_CHECK_EQUAL(count_if(phx.lines(), where("open")), 0u);
 }
 
@@ -502,7 +507,7 @@ BOOST_AUTO_TEST_CASE(wss_is_verified_with_ca_file_and_insecure_is_explicit) {
     auto err = phx.expect(where("error"), "certificate error");
     BOOST_CHECK_MESSAGE(contains(field(phx.lines()[err], "reason"), "certificate"),
                         phx.lines()[err]);
-    BOOST_CHECK_EQUAL(phx.finish(), 0);
+    BOOST_CHECK_EQUAL(phx.finish(), 1);
     BOOST_CHECK_EQUAL(count_if(phx.lines(), where("open")), 0u);
   }
   // --insecure connects without verification, and says so on stderr.
@@ -515,5 +520,176 @@ BOOST_AUTO_TEST_CASE(wss_is_verified_with_ca_file_and_insecure_is_explicit) {
     for (auto& l : phx.err_lines())
       warned = warned || contains(l, "verification is DISABLED");
     BOOST_CHECK_MESSAGE(warned, phx.transcript());
+  }
+}
+
+// -- exit codes and honest outcomes -----------------------------------------------------
+
+namespace {
+
+// A URL where nothing listens: a server's port, the server gone.
+std::string refused_url() {
+  server_process gone;
+  return gone.url();
+}
+
+// True when some stderr line of `phx` holds `part`.
+bool said_on_stderr(const phx_process& phx, const std::string& part) {
+  for (auto& l : phx.err_lines())
+    if (contains(l, part))
+      return true;
+  return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(exit_0_when_opened_and_every_join_joined_even_strict) {
+  server_process server;
+  phx_process phx{server.url(), {"--strict", "--join", "room:a"}};
+  phx.send(R"({"join":"room:b"})");
+  phx.send(R"({"push":"echo","topic":"room:a","payload":{"x":1}})");
+  phx.send(R"({"push":"echo","topic":"room:b","payload":{"x":2}})");
+  BOOST_CHECK_EQUAL(phx.finish(), 0);
+  BOOST_CHECK_EQUAL(count_if(phx.lines(), where("reply", {{"status", "ok"}})), 2u);
+  BOOST_CHECK_MESSAGE(phx.err_lines().empty(), phx.transcript());
+}
+
+BOOST_AUTO_TEST_CASE(refused_exits_1_and_what_was_never_sent_says_so) {
+  phx_process phx{refused_url(), {"--join", "room:lobby", "--timeout-ms", "400"}};
+  phx.send(R"({"push":"echo","topic":"room:lobby","payload":{"a":1}})");
+  phx.expect(where("error", {{"reason", "connection refused"}}), "connection refused");
+  BOOST_CHECK_EQUAL(phx.finish(), 1);
+  auto& lines = phx.lines();
+  BOOST_CHECK_EQUAL(count_if(lines, where("open")), 0u);
+  // The push timed out in the buffer: never sent, and its reason says so.
+  BOOST_CHECK_MESSAGE(count_if(lines, where("reply", {{"status", "timeout"},
+                                                      {"reason", "not sent: the connection never opened"}}))
+                        == 1,
+                      phx.transcript());
+  // The join ended when phx closed, before anything was sent.
+  BOOST_CHECK_MESSAGE(count_if(lines, where("join", {{"status", "timeout"},
+                                                     {"reason", "not sent: phx closed before the connection ever opened"}}))
+                        >= 1,
+                      phx.transcript());
+  BOOST_CHECK(said_on_stderr(phx, "phx: exit 1: the connection never opened"));
+}
+
+BOOST_AUTO_TEST_CASE(open_deadline_gives_up_on_a_refused_connection_without_end_of_input) {
+  auto start = std::chrono::steady_clock::now();
+  // stdin stays open: giving up ends the session by itself.
+  phx_process phx{refused_url(), {"--open-deadline-ms", "300", "--join", "room:lobby"}};
+  phx.send(R"({"push":"echo","topic":"room:lobby"})");
+  phx.expect(where("error", {{"reason", "giving up: the connection did not open within 300 ms (--open-deadline-ms)"}}),
+             "giving up");
+  auto status = phx.process().wait_exit(15s);
+  BOOST_REQUIRE_MESSAGE(status, "phx did not exit after giving up\n" + phx.transcript());
+  BOOST_CHECK_EQUAL(*status, 1);
+  // Well before the push's own 10 s timeout.
+  BOOST_CHECK(std::chrono::steady_clock::now() - start < 8s);
+  BOOST_CHECK_MESSAGE(count_if(phx.lines(), where("reply", {{"status", "timeout"}})) == 1,
+                      phx.transcript());
+  for (auto& l : phx.lines())
+    if (field(l, "type") == "reply" || field(l, "type") == "join")
+      BOOST_CHECK_MESSAGE(contains(field(l, "reason"), "not sent: phx gave up before the connection ever opened"),
+                          l);
+  BOOST_CHECK(said_on_stderr(phx, "gave up: the connection did not open within 300 ms"));
+}
+
+BOOST_AUTO_TEST_CASE(unreachable_host_exits_1_at_the_open_deadline) {
+  // TEST-NET-1 (RFC 5737): never routed; the attempt hangs or fails at once.
+  auto start = std::chrono::steady_clock::now();
+  phx_process phx{"ws://192.0.2.1:4000/socket", {"--open-deadline-ms", "500", "--join", "room:lobby"}};
+  auto status = phx.process().wait_exit(15s);
+  BOOST_REQUIRE_MESSAGE(status, "phx did not exit\n" + phx.transcript());
+  BOOST_CHECK_EQUAL(*status, 1);
+  BOOST_CHECK(std::chrono::steady_clock::now() - start < 8s);
+  BOOST_CHECK_EQUAL(count_if(phx.lines(), where("open")), 0u);
+  BOOST_CHECK_MESSAGE(count_if(phx.lines(), where("error", {{"reason", "giving up: the connection did not open within 500 ms (--open-deadline-ms)"}}))
+                        == 1,
+                      phx.transcript());
+  BOOST_CHECK(said_on_stderr(phx, "phx: exit 1: the connection never opened"));
+}
+
+BOOST_AUTO_TEST_CASE(http_403_upgrade_refused_exits_1_with_max_reconnects_0) {
+  server_process server;
+  // phx-server refuses token=bad with HTTP 403.
+  phx_process phx{server.url(), {"--param", "token=bad", "--max-reconnects", "0", "--join",
+                                 "room:lobby"}};
+  auto err = phx.expect(where("error"), "the refused upgrade");
+  BOOST_CHECK_MESSAGE(contains(field(phx.lines()[err], "reason"), "403"), phx.lines()[err]);
+  phx.expect(where("error", {{"reason", "giving up: the connection failed and --max-reconnects is 0"}}),
+             "giving up");
+  auto status = phx.process().wait_exit(15s);
+  BOOST_REQUIRE_MESSAGE(status, "phx did not exit after giving up\n" + phx.transcript());
+  BOOST_CHECK_EQUAL(*status, 1);
+  BOOST_CHECK_EQUAL(count_if(phx.lines(), where("open")), 0u);
+  // One attempt only: no reconnect.
+  size_t refused = 0;
+  for (auto& l : phx.lines())
+    refused += field(l, "type") == "error" && contains(field(l, "reason"), "403") ? 1 : 0;
+  BOOST_CHECK_MESSAGE(refused == 1, phx.transcript());
+}
+
+BOOST_AUTO_TEST_CASE(max_reconnects_gives_up_after_the_connection_is_lost) {
+  server_process server;
+  phx_process phx{server.url(), {"--max-reconnects", "1", "--join", "room:lobby"}};
+  phx.expect(where("join", {{"status", "ok"}}), "join ok");
+  server.kill();
+  phx.expect(where("error", {{"reason", "giving up: 1 reconnect attempt(s) in a row failed (--max-reconnects)"}}),
+             "giving up", 20s);
+  auto status = phx.process().wait_exit(15s);
+  BOOST_REQUIRE_MESSAGE(status, "phx did not exit after giving up\n" + phx.transcript());
+  // It had opened and joined, but gave up: 1.
+  BOOST_CHECK_EQUAL(*status, 1);
+  BOOST_CHECK(said_on_stderr(phx, "phx: exit 1: gave up: 1 reconnect attempt(s) in a row failed"));
+}
+
+BOOST_AUTO_TEST_CASE(join_failed_exits_1) {
+  server_process server;
+  phx_process phx{server.url(), {"--join", "room:denied", "--join-params", R"({"fail":true})"}};
+  phx.expect(where("join", {{"status", "error"}, {"response", R"({"reason":"denied"})"}}),
+             "the denied join");
+  BOOST_CHECK_EQUAL(phx.finish(), 1);
+  BOOST_CHECK_EQUAL(count_if(phx.lines(), where("open")), 1u);
+  BOOST_CHECK(said_on_stderr(phx, R"(phx: exit 1: the join of "room:denied" ended error)"));
+}
+
+BOOST_AUTO_TEST_CASE(a_join_that_never_happened_exits_1) {
+  server_process server;
+  // The server answers the join after 3 s; end of input leaves it before that.
+  phx_process phx{server.url(), {"--join", "room:slow", "--join-params", R"({"sleep_ms":3000})"}};
+  phx.expect(where("open"), "open");
+  BOOST_CHECK_EQUAL(phx.finish(), 1);
+  BOOST_CHECK_MESSAGE(said_on_stderr(phx, R"(phx: exit 1: the join of "room:slow" ended timeout)"),
+                      phx.transcript());
+}
+
+BOOST_AUTO_TEST_CASE(strict_exits_1_on_a_push_that_did_not_end_ok) {
+  server_process server;
+  const std::vector<std::string> lines = {
+    R"({"push":"echo","topic":"room:lobby","payload":{"fine":true}})",
+    R"({"push":"echo_error","topic":"room:lobby","payload":{"why":"x"}})",
+  };
+  {
+    phx_process phx{server.url(), {"--strict", "--join", "room:lobby"}};
+    for (auto& l : lines)
+      phx.send(l);
+    BOOST_CHECK_EQUAL(phx.finish(), 1);
+    BOOST_CHECK_EQUAL(count_if(phx.lines(), where("reply", {{"status", "error"}})), 1u);
+    BOOST_CHECK(said_on_stderr(phx, "phx: exit 1: 1 push(es) did not end ok (--strict)"));
+  }
+  // Without --strict the same session exits 0.
+  {
+    phx_process phx{server.url(), {"--join", "room:lobby"}};
+    for (auto& l : lines)
+      phx.send(l);
+    BOOST_CHECK_EQUAL(phx.finish(), 0);
+  }
+  // --strict also counts a push to a topic not joined (refused, never a push).
+  {
+    phx_process phx{server.url(), {"--strict", "--join", "room:lobby"}};
+    phx.send(R"({"push":"echo","topic":"room:other"})");
+    BOOST_CHECK_EQUAL(phx.finish(), 1);
+    BOOST_CHECK(said_on_stderr(phx, "1 input line(s) refused (--strict)"));
   }
 }

@@ -3,12 +3,14 @@
 #define BOOST_TEST_MODULE phx_cli_unit
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "cli.hpp"
+#include "human.hpp"
 
 using namespace phx::cli;
 
@@ -248,33 +250,184 @@ BOOST_AUTO_TEST_CASE(the_writer_writes_whole_lines) {
   BOOST_CHECK_EQUAL(out.str(), "{\"type\":\"open\"}\n{\"type\":\"error\",\"reason\":\"x\"}\n");
 }
 
-// -- line reader ---------------------------------------------------------------------------
+// -- line splitter -------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(the_reader_splits_lines_and_strips_carriage_returns) {
-  std::istringstream in{"a\r\nbb\n\nlast"};
-  line_reader r{in};
-  std::string line;
-  BOOST_CHECK(r.next(line) == line_reader::status::line);
-  BOOST_CHECK_EQUAL(line, "a");
-  BOOST_CHECK(r.next(line) == line_reader::status::line);
-  BOOST_CHECK_EQUAL(line, "bb");
-  BOOST_CHECK(r.next(line) == line_reader::status::line);
-  BOOST_CHECK_EQUAL(line, "");
-  BOOST_CHECK(r.next(line) == line_reader::status::line);
-  BOOST_CHECK_EQUAL(line, "last");
-  BOOST_CHECK(r.next(line) == line_reader::status::end);
-  BOOST_CHECK(r.next(line) == line_reader::status::end);
+namespace {
+
+// Every (status, line) the splitter reports for `chunks` fed one after another.
+std::vector<std::pair<line_splitter::status, std::string>>
+split(const std::vector<std::string>& chunks, size_t max_line = line_splitter::default_max_line) {
+  std::vector<std::pair<line_splitter::status, std::string>> out;
+  line_splitter s{max_line};
+  auto f = [&](line_splitter::status st, std::string& line) { out.emplace_back(st, line); };
+  for (auto& c : chunks)
+    s.feed(c, f);
+  s.end(f);
+  return out;
 }
 
-BOOST_AUTO_TEST_CASE(the_reader_skips_an_overlong_line_and_goes_on) {
-  std::istringstream in{"12345\n" + std::string(100, 'x') + "\nok\n"};
-  line_reader r{in, 10};
-  std::string line;
-  BOOST_CHECK(r.next(line) == line_reader::status::line);
-  BOOST_CHECK_EQUAL(line, "12345");
-  BOOST_CHECK(r.next(line) == line_reader::status::too_long);
-  BOOST_CHECK(line.empty());
-  BOOST_CHECK(r.next(line) == line_reader::status::line);
-  BOOST_CHECK_EQUAL(line, "ok");
-  BOOST_CHECK(r.next(line) == line_reader::status::end);
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_splitter_splits_lines_across_chunks_and_strips_carriage_returns) {
+  auto lines = split({"a\r", "\nb", "b\n\nla", "st"});
+  BOOST_REQUIRE_EQUAL(lines.size(), 4u);
+  BOOST_CHECK_EQUAL(lines[0].second, "a");
+  BOOST_CHECK_EQUAL(lines[1].second, "bb");
+  BOOST_CHECK_EQUAL(lines[2].second, "");
+  BOOST_CHECK_EQUAL(lines[3].second, "last");
+  for (auto& [st, line] : lines)
+    BOOST_CHECK(st == line_splitter::status::line);
+  BOOST_CHECK(split({}).empty());
+  BOOST_CHECK_EQUAL(split({"x\n"}).size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_splitter_skips_an_overlong_line_and_goes_on) {
+  auto lines = split({"12345\n" + std::string(60, 'x'), std::string(40, 'x') + "\nok\n"}, 10);
+  BOOST_REQUIRE_EQUAL(lines.size(), 3u);
+  BOOST_CHECK(lines[0].first == line_splitter::status::line);
+  BOOST_CHECK_EQUAL(lines[0].second, "12345");
+  BOOST_CHECK(lines[1].first == line_splitter::status::too_long);
+  BOOST_CHECK(lines[1].second.empty());
+  BOOST_CHECK(lines[2].first == line_splitter::status::line);
+  BOOST_CHECK_EQUAL(lines[2].second, "ok");
+}
+
+// -- exit-code flags -----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(strict_max_reconnects_open_deadline_and_json_are_parsed) {
+  auto o = parse_ok({"ws://127.0.0.1:4000/socket", "--strict", "--max-reconnects", "0",
+                     "--open-deadline-ms=250", "--json"});
+  BOOST_CHECK(o.strict);
+  BOOST_REQUIRE(o.max_reconnects);
+  BOOST_CHECK_EQUAL(*o.max_reconnects, 0u);
+  BOOST_REQUIRE(o.open_deadline_ms);
+  BOOST_CHECK_EQUAL(*o.open_deadline_ms, 250u);
+  BOOST_CHECK(o.json);
+  auto d = parse_ok({"ws://127.0.0.1:4000/socket"});
+  BOOST_CHECK(!d.strict && !d.max_reconnects && !d.open_deadline_ms && !d.json);
+  const std::string url = "ws://127.0.0.1:4000/socket";
+  BOOST_CHECK(contains(parse_bad({url, "--max-reconnects", "-1"}), "--max-reconnects"));
+  BOOST_CHECK(contains(parse_bad({url, "--open-deadline-ms", "0"}), "--open-deadline-ms"));
+  BOOST_CHECK(contains(parse_bad({url, "--strict=yes"}), "--strict takes no value"));
+  BOOST_CHECK(contains(parse_bad({url, "--json=1"}), "--json takes no value"));
+  BOOST_CHECK(parse_ok({"--version"}).version);
+  BOOST_CHECK(contains(version_text(), "phx "));
+}
+
+BOOST_AUTO_TEST_CASE(the_usage_documents_the_exit_codes_and_the_new_flags) {
+  auto text = usage();
+  for (auto part : {"--strict", "--max-reconnects N", "--open-deadline-ms N", "--json",
+                    "exit status:", "  0  ", "  1  ", "  2  bad usage", "not sent: ...",
+                    "interactive commands"})
+    BOOST_CHECK_MESSAGE(contains(text, part), part);
+}
+
+BOOST_AUTO_TEST_CASE(a_join_line_carries_a_reason_only_when_given) {
+  phx::protocol::payload none;
+  BOOST_CHECK_EQUAL(join_line("room:a", "timeout", none, "not sent: x"),
+                    R"({"type":"join","topic":"room:a","status":"timeout","response":{},"reason":"not sent: x"})");
+  BOOST_CHECK_EQUAL(join_line("room:a", "ok", none),
+                    R"({"type":"join","topic":"room:a","status":"ok","response":{}})");
+}
+
+// -- interactive commands ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(short_commands_become_the_commands_of_json_lines) {
+  auto join = parse_interactive(R"(join room:lobby {"p":1})");
+  auto* j = std::get_if<join_command>(&std::get<command>(join));
+  BOOST_REQUIRE(j);
+  BOOST_CHECK_EQUAL(j->topic, "room:lobby");
+  BOOST_CHECK_EQUAL(j->params.to_string(), R"({"p":1})");
+  auto push = parse_interactive(R"(  push room:lobby echo   {"body":"hi there"} )");
+  auto* p = std::get_if<push_command>(&std::get<command>(push));
+  BOOST_REQUIRE(p);
+  BOOST_CHECK_EQUAL(p->topic, "room:lobby");
+  BOOST_CHECK_EQUAL(p->event, "echo");
+  BOOST_CHECK_EQUAL(p->payload.to_string(), R"({"body":"hi there"})");
+  auto bare = parse_interactive("push room:lobby ping");
+  BOOST_CHECK_EQUAL(std::get<push_command>(std::get<command>(bare)).payload.to_string(), "{}");
+  auto leave = parse_interactive("leave room:lobby");
+  BOOST_CHECK_EQUAL(std::get<leave_command>(std::get<command>(leave)).topic, "room:lobby");
+  BOOST_CHECK(std::holds_alternative<connect_command>(std::get<command>(parse_interactive("connect"))));
+  BOOST_CHECK(std::holds_alternative<disconnect_command>(
+    std::get<command>(parse_interactive("disconnect"))));
+  BOOST_CHECK(std::holds_alternative<help_request>(parse_interactive("help")));
+  BOOST_CHECK(std::holds_alternative<quit_request>(parse_interactive("quit")));
+  BOOST_CHECK(std::holds_alternative<quit_request>(parse_interactive("exit")));
+  auto json = parse_interactive(R"({"push":"echo","topic":"t","id":"x"})");
+  BOOST_CHECK_EQUAL(std::get<push_command>(std::get<command>(json)).id_json, R"("x")");
+}
+
+BOOST_AUTO_TEST_CASE(bad_short_commands_say_how_to_write_them) {
+  auto reason = [](std::string_view line) {
+    auto r = parse_interactive(line);
+    BOOST_REQUIRE_MESSAGE(std::holds_alternative<line_error>(r), std::string{line});
+    return std::get<line_error>(r).reason;
+  };
+  BOOST_CHECK(contains(reason("join"), "usage: join TOPIC"));
+  BOOST_CHECK(contains(reason("push room:lobby"), "usage: push TOPIC EVENT"));
+  BOOST_CHECK(contains(reason("push room:lobby echo {nope"), "not valid JSON"));
+  BOOST_CHECK(contains(reason("push room:lobby echo [1]"), "must be a JSON object"));
+  BOOST_CHECK(contains(reason("leave"), "usage: leave TOPIC"));
+  BOOST_CHECK(contains(reason("leave a b"), "usage: leave TOPIC"));
+  BOOST_CHECK(contains(reason("connect now"), "takes no argument"));
+  BOOST_CHECK(contains(reason("shout"), "unknown command \"shout\" (type help)"));
+  BOOST_CHECK(contains(reason(R"({"nope":1})"), "unknown command"));
+  for (auto word : {"join TOPIC", "push TOPIC EVENT", "leave TOPIC", "quit"})
+    BOOST_CHECK_MESSAGE(contains(interactive_help(), word), word);
+}
+
+// -- for a person --------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(events_are_shown_as_time_topic_event_and_compact_payload) {
+  auto obj = *phx::protocol::payload::parse(R"({"body": "hi"})");
+  const std::string t = "12:34:56.789";
+  BOOST_CHECK_EQUAL(human_line(event_line("room:lobby", "shout", obj), t, false),
+                    R"(12:34:56.789 room:lobby shout {"body":"hi"})");
+  BOOST_CHECK_EQUAL(human_line(reply_line("3", "room:lobby", "echo", "ok", obj), t, false),
+                    R"(12:34:56.789 room:lobby reply #3 echo ok {"body":"hi"})");
+  BOOST_CHECK_EQUAL(human_line(reply_line("3", "r", "e", "timeout", {}, "not sent: x"), t, false),
+                    "12:34:56.789 r reply #3 e timeout {} (not sent: x)");
+  BOOST_CHECK_EQUAL(human_line(join_line("room:a", "ok", obj), t, false),
+                    R"(12:34:56.789 room:a join ok {"body":"hi"})");
+  BOOST_CHECK_EQUAL(human_line(open_line(), t, false), "12:34:56.789 connected");
+  BOOST_CHECK_EQUAL(human_line(close_line(1000, ""), t, false), "12:34:56.789 closed 1000");
+  BOOST_CHECK_EQUAL(human_line(error_line("connection refused"), t, false),
+                    "12:34:56.789 error: connection refused");
+  BOOST_CHECK_EQUAL(human_line(state_line("room:a", "joined"), t, false),
+                    "12:34:56.789 room:a is joined");
+  auto list = *phx::protocol::payload::parse(R"({"ann":{"metas":[]},"bob":{"metas":[]}})");
+  BOOST_CHECK_EQUAL(human_line(presence_line("presence:a", list), t, false),
+                    "12:34:56.789 presence:a present: ann, bob");
+  BOOST_CHECK_EQUAL(human_line(event_line("b", "bin", phx::protocol::payload::binary("\x01")), t,
+                               false),
+                    "12:34:56.789 b bin <binary, base64 AQ==>");
+  BOOST_CHECK_EQUAL(human_line("not ours", t, false), "not ours");
+  // Colour: the same words inside ANSI sequences.
+  auto coloured = human_line(event_line("room:lobby", "shout", obj), t, true);
+  BOOST_CHECK(contains(coloured, "\x1b[36mshout\x1b[0m"));
+  BOOST_CHECK(contains(coloured, R"({"body":"hi"})"));
+  BOOST_CHECK(contains(human_line(error_line("x"), t, true), "\x1b[31m"));
+}
+
+BOOST_AUTO_TEST_CASE(long_payloads_are_cut_on_the_screen) {
+  auto big = *phx::protocol::payload::parse("{\"k\":\"" + std::string(5000, 'a') + "\"}");
+  auto shown = human_line(event_line("t", "e", big), "t0", false);
+  BOOST_CHECK(shown.size() < 2200);
+  BOOST_CHECK(contains(shown, "... (5008 bytes)"));
+}
+
+BOOST_AUTO_TEST_CASE(colour_follows_term_and_no_color) {
+  BOOST_CHECK(wants_colour("xterm-256color", nullptr));
+  BOOST_CHECK(wants_colour("screen", ""));
+  BOOST_CHECK(!wants_colour("xterm", "1"));
+  BOOST_CHECK(!wants_colour("dumb", nullptr));
+  BOOST_CHECK(!wants_colour(nullptr, nullptr));
+  BOOST_CHECK(!wants_colour("", nullptr));
+}
+
+BOOST_AUTO_TEST_CASE(clock_time_has_milliseconds) {
+  auto t = clock_time(std::chrono::system_clock::now());
+  BOOST_REQUIRE_EQUAL(t.size(), 12u);
+  BOOST_CHECK(t[2] == ':' && t[5] == ':' && t[8] == '.');
 }

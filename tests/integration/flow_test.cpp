@@ -13,6 +13,7 @@
 
 #include "phx/phx.hpp"
 #include "phx_test/recorder.hpp"
+#include "phx_test/require.hpp"
 #include "phx_test/scheduler.hpp"
 #include "phx_test/server_process.hpp"
 
@@ -79,7 +80,7 @@ BOOST_AUTO_TEST_CASE(a_slow_callback_pauses_reads_and_loses_nothing) {
   phx::socket sock{sys, server.url(), opts};
   sock.connect();
   auto ch = sock.channel("room:flow");
-  BOOST_REQUIRE_EQUAL(ch.join().wait_for(10s)->status, "ok");
+  BOOST_REQUIRE_EQUAL(PHX_REQUIRE_VALUE(ch.join().wait_for(10s)).status, "ok");
   auto rss_before = rss_kib();
   std::atomic<long> rss_peak{rss_before};
   std::atomic<int> got{0};
@@ -139,7 +140,7 @@ BOOST_AUTO_TEST_CASE(a_slow_subscriber_actor_loses_what_its_queue_cannot_hold) {
   phx::socket sock{sys, server.url(), opts};
   sock.connect();
   auto ch = sock.channel("room:flow");
-  BOOST_REQUIRE_EQUAL(ch.join().wait_for(10s)->status, "ok");
+  BOOST_REQUIRE_EQUAL(PHX_REQUIRE_VALUE(ch.join().wait_for(10s)).status, "ok");
   auto rss_before = rss_kib();
   std::atomic<int> got{0};
   // The slowest subscriber there is: it leaves every event in its mailbox

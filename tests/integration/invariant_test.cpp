@@ -13,6 +13,7 @@
 #include "phx/actors/channel.hpp"
 #include "phx/phx.hpp"
 #include "phx_test/recorder.hpp"
+#include "phx_test/require.hpp"
 #include "phx_test/server_process.hpp"
 
 using namespace std::chrono_literals;
@@ -31,7 +32,7 @@ BOOST_AUTO_TEST_CASE(every_push_has_exactly_one_outcome_under_random_cuts) {
   std::vector<phx::channel> chans;
   for (int i = 0; i < channels; ++i) {
     chans.push_back(sock.channel("room:inv" + std::to_string(i)));
-    BOOST_REQUIRE_EQUAL(chans.back().join().wait_for(10s)->status, "ok");
+    BOOST_REQUIRE_EQUAL(PHX_REQUIRE_VALUE(chans.back().join().wait_for(10s)).status, "ok");
   }
   std::atomic<bool> stop{false};
   std::atomic<int> faults{0};

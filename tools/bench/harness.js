@@ -7,8 +7,8 @@
 //   node harness.js --bin-dir DIR --node-path DIR [--quick] [--repeat N]
 //                   [--json FILE] [--markdown FILE] [--only echo,fanin,scale,storm,codec,floor]
 //                   [--clients phx,phx_actor,bare,phoenix_js]
-// Exits non-zero when a client fails or returns incomplete results (it never
-// judges speed: targets are reported, not asserted).
+// Exits 1 when a client fails or returns incomplete results (it never judges
+// speed: targets are reported, not asserted), 2 for an unknown option.
 
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -21,12 +21,15 @@ const ALL_WORKLOADS = ['codec', 'floor', 'echo', 'fanin', 'scale', 'storm']
 
 // -- options ------------------------------------------------------------------------
 
+/** A command line the harness cannot run: printed, then exit code 2. */
+class UsageError extends Error {}
+
 function parseOptions (argv) {
   const o = { quick: false, repeat: null, json: null, markdown: null, only: ALL_WORKLOADS, clients: ALL_CLIENTS }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`)
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`)
       return argv[++i]
     }
     if (a === '--quick') o.quick = true
@@ -37,13 +40,13 @@ function parseOptions (argv) {
     else if (a === '--node-path') o.nodePath = value()
     else if (a === '--only') o.only = value().split(',')
     else if (a === '--clients') o.clients = value().split(',')
-    else throw new Error(`unknown option ${a}`)
+    else throw new UsageError(`unknown option ${a}`)
   }
-  if (!o.binDir || !o.nodePath) throw new Error('--bin-dir and --node-path are required (tools/bench/run passes them)')
-  for (const w of o.only) if (!ALL_WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`)
-  for (const c of o.clients) if (!ALL_CLIENTS.includes(c)) throw new Error(`unknown client ${c}`)
+  if (!o.binDir || !o.nodePath) throw new UsageError('--bin-dir and --node-path are required (tools/bench/run passes them)')
+  for (const w of o.only) if (!ALL_WORKLOADS.includes(w)) throw new UsageError(`unknown workload ${w}`)
+  for (const c of o.clients) if (!ALL_CLIENTS.includes(c)) throw new UsageError(`unknown client ${c}`)
   if (o.repeat === null) o.repeat = o.quick ? 1 : 3
-  if (!(o.repeat >= 1 && o.repeat <= 20)) throw new Error('--repeat is 1..20')
+  if (!(o.repeat >= 1 && o.repeat <= 20)) throw new UsageError('--repeat is 1..20')
   return o
 }
 
@@ -63,7 +66,7 @@ function plan (quick) {
         scale: { sizes: [50], heartbeatMs: 200, holdMs: 300 },
         storm: { sockets: 30, reconnectMs: 100, jitterMs: 300 },
         codecMs: 200,
-        floor: { actors: 200, hops: 20000 }
+        floor: { actors: 200, hops: 20000, echoCount: 2000, echoWarmup: 200 }
       }
     : {
         echo: { count: 100000, warmup: 10000, window: 100 },
@@ -73,7 +76,7 @@ function plan (quick) {
         // average: 3000 ms would put the mean exactly on the target of N/3.
         storm: { sockets: 1000, reconnectMs: 1000, jitterMs: 4000 },
         codecMs: 2000,
-        floor: { actors: 10000, hops: 2000000 }
+        floor: { actors: 10000, hops: 2000000, echoCount: 20000, echoWarmup: 2000 }
       }
 }
 
@@ -204,23 +207,50 @@ async function runCodec (o, p) {
   return summarize(runs)
 }
 
-/** What CAF alone costs per idle actor and per message hop (phx-bench-floor). */
+/**
+ * The message hops of phx's echo round trip, counted: phx-bench-client (facade
+ * and actor API) with one message per actor activation (--caf-max-throughput
+ * 1), its activations over the measured round trips. Never timed.
+ */
+async function countEchoHops (o, p, client) {
+  const runs = []
+  for (let i = 0; i < o.repeat; i++) {
+    const r = await runOne(o, client, ['--workload', 'echo', '--payload', benchPayload(), '--count', String(p.floor.echoCount),
+      '--warmup', String(p.floor.echoWarmup), '--window', String(p.echo.window), '--caf-max-throughput', '1'])
+    if (r.round_trips !== p.floor.echoCount || r.errors || !(r.actor_jobs_per_round_trip > 0)) {
+      throw new Error(`hop count / ${client}: incomplete result: ${JSON.stringify(r)}`)
+    }
+    runs.push(r.actor_jobs_per_round_trip)
+  }
+  return median(runs)
+}
+
+/** What CAF alone costs per idle actor and per message hop (phx-bench-floor), and phx's hops per echo. */
 async function runFloor (o, p) {
   const runs = []
   for (let i = 0; i < o.repeat; i++) {
     runs.push(await runClient([path.join(o.binDir, 'phx-bench-floor'), '--actors', String(p.floor.actors),
       '--hops', String(p.floor.hops)], {}, 120))
   }
+  const out = summarize(runs)
+  // The way of counting, checked on a ping-pong (2 messages per round trip): a
+  // miscount here would make every hop count below wrong.
+  const check = out.counted_pingpong_messages_per_round_trip
+  if (!(Math.abs(check - 2) <= 0.1)) {
+    throw new Error(`phx-bench-floor counted ${check} messages per ping-pong round trip, not 2: activations do not count messages`)
+  }
+  out.phx_echo_hops_per_round_trip = await countEchoHops(o, p, 'phx')
+  out.phx_actor_echo_hops_per_round_trip = await countEchoHops(o, p, 'phx_actor')
   process.stderr.write('  floor done\n')
-  return summarize(runs)
+  return out
 }
 
 /**
  * The architecture's floor next to the bare client: three idle CAF actors per
  * socket (SOCKET, CHANNEL, TRANSPORT) on top of the bare client's RSS, and
- * the CPU of the message hops no batching can spare a pipelined echo round
- * trip (the user's push reaching its CHANNEL, the outcome reaching the push's
- * own PUSH actor) on top of the bare client's round trip.
+ * the CPU of the message hops of a pipelined echo round trip through the
+ * facade (counted by runFloor, each at the pipelined ping-pong's cost per
+ * message) on top of the bare client's round trip.
  */
 function floorEstimates (r) {
   const f = r.floor
@@ -228,7 +258,7 @@ function floorEstimates (r) {
   const out = {
     three_actors_kib: 3 * f.one_handler_rss_kib_per_actor,
     socket_channel_transport_kib: 2 * f.fifteen_handlers_rss_kib_per_actor + f.one_handler_rss_kib_per_actor,
-    unbatched_hops_per_round_trip: 2
+    hops_per_round_trip: f.phx_echo_hops_per_round_trip
   }
   // The largest fleet measured (10,000 sockets in a full run).
   const sizes = Object.keys(r.scale || {}).map(Number).sort((a, b) => b - a)
@@ -240,7 +270,7 @@ function floorEstimates (r) {
   const echo = r.echo && r.echo.bare
   if (echo) {
     // CPU s per 100k round trips: ns per hop x hops x 1e5 / 1e9.
-    out.echo_cpu_s_per_100k_at_least = echo.cpu_s_per_100k + f.hop_cpu_ns * out.unbatched_hops_per_round_trip * 1e-4
+    out.echo_cpu_s_per_100k_at_least = echo.cpu_s_per_100k + f.hop_cpu_ns * out.hops_per_round_trip * 1e-4
     out.echo_ratio_to_bare_at_least = out.echo_cpu_s_per_100k_at_least / echo.cpu_s_per_100k
   }
   return out
@@ -256,7 +286,9 @@ async function runAll (o) {
     const e = p.echo
     results.echo = await compare(o, 'echo', ['--workload', 'echo', '--payload', payload, '--count', String(e.count),
       '--warmup', String(e.warmup), '--window', String(e.window)],
-    r => r.round_trips !== e.count ? `${r.round_trips} of ${e.count} round trips` : r.errors ? `${r.errors} errors` : null)
+    // Every client warms up alike: the ratios compare like with like.
+    r => r.round_trips !== e.count ? `${r.round_trips} of ${e.count} round trips`
+      : r.warmup !== e.warmup ? `${r.warmup} of ${e.warmup} warm-up round trips` : r.errors ? `${r.errors} errors` : null)
   }
   if (o.only.includes('fanin')) {
     const f = p.fanin
@@ -408,9 +440,10 @@ function markdownReport (o, p, doc) {
       '| case | figure |', '| --- | --- |',
       `| idle actor, one handler, 4 bytes of state | ${fmt(f.one_handler_rss_kib_per_actor)} KiB RSS (${fmt(f.one_handler_heap_bytes_per_actor)} bytes of heap) |`,
       `| idle actor, fifteen handlers | ${fmt(f.fifteen_handlers_rss_kib_per_actor)} KiB RSS (${fmt(f.fifteen_handlers_heap_bytes_per_actor)} bytes of heap) |`,
-      `| message hop between two actors on the io scheduler, window 100 | ${fmt(f.hop_cpu_ns)} ns CPU |`)
+      `| message hop between two actors on the io scheduler, window 100 | ${fmt(f.hop_cpu_ns)} ns CPU |`,
+      `| message hops per echo round trip, counted (facade, actor API) | ${fmt(f.phx_echo_hops_per_round_trip)}, ${fmt(f.phx_actor_echo_hops_per_round_trip)} |`)
     if (e.rss_kib_per_socket_at_least !== undefined) out.push(`| bare's RSS per socket at ${fmt(e.scale_sockets)} sockets + two fifteen-handler actors + one one-handler actor | ${fmt(e.rss_kib_per_socket_at_least)} KiB |`)
-    if (e.echo_ratio_to_bare_at_least !== undefined) out.push(`| bare's echo CPU + ${e.unbatched_hops_per_round_trip} hops per round trip | ${fmt(e.echo_cpu_s_per_100k_at_least)} CPU s per 100k (${fmt(e.echo_ratio_to_bare_at_least)}x bare) |`)
+    if (e.echo_ratio_to_bare_at_least !== undefined) out.push(`| bare's echo CPU + ${fmt(e.hops_per_round_trip)} hops per round trip | ${fmt(e.echo_cpu_s_per_100k_at_least)} CPU s per 100k (${fmt(e.echo_ratio_to_bare_at_least)}x bare) |`)
     out.push('')
   }
   out.push(markdownTable(o, p, doc), '')
@@ -514,10 +547,11 @@ async function main () {
   if (results.floor) {
     const f = results.floor
     console.log(`\nfloor (CAF 0.17 alone, ${fmt(f.actors)} idle actors of each kind): ${fmt(f.one_handler_rss_kib_per_actor)} KiB RSS per actor ` +
-      `with one handler, ${fmt(f.fifteen_handlers_rss_kib_per_actor)} KiB with fifteen; ${fmt(f.hop_cpu_ns)} ns CPU per message hop on the io scheduler`)
+      `with one handler, ${fmt(f.fifteen_handlers_rss_kib_per_actor)} KiB with fifteen; ${fmt(f.hop_cpu_ns)} ns CPU per message hop on the io scheduler; ` +
+      `${fmt(f.phx_echo_hops_per_round_trip)} hops per echo round trip through the facade, ${fmt(f.phx_actor_echo_hops_per_round_trip)} through the actor API (counted)`)
     const e = doc.floor_estimate
     if (e.rss_kib_per_socket_at_least !== undefined) console.log(`  a socket's three actors on top of bare (${fmt(e.scale_sockets)} sockets): at least ${fmt(e.rss_kib_per_socket_at_least)} KiB per socket`)
-    if (e.echo_ratio_to_bare_at_least !== undefined) console.log(`  ${e.unbatched_hops_per_round_trip} unbatched hops per echo round trip on top of bare: at least ${fmt(e.echo_ratio_to_bare_at_least)}x bare's CPU`)
+    if (e.echo_ratio_to_bare_at_least !== undefined) console.log(`  ${fmt(e.hops_per_round_trip)} hops per echo round trip on top of bare: at least ${fmt(e.echo_ratio_to_bare_at_least)}x bare's CPU`)
   }
   console.log(textTable(o, p, results))
   if (doc.targets.length) {
@@ -530,5 +564,5 @@ async function main () {
 
 main().catch(e => {
   process.stderr.write('tools/bench: ' + (e && e.message ? e.message : e) + '\n')
-  process.exit(1)
+  process.exit(e instanceof UsageError ? 2 : 1)
 })

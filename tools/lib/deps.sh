@@ -6,6 +6,12 @@ phx_debian_packages=(
   build-essential cmake pkg-config
   libcaf-dev libwebsocketpp-dev rapidjson-dev
   libboost-test-dev libboost-system-dev libssl-dev openssl
+  # phx's prompt (BSD-licensed line editing), the API reference (target docs),
+  # the man pages, and the checks of the Debian packages (test deb_packages).
+  libedit-dev doxygen help2man lintian
+  # phx-fleet's report: Chart.js inlined into report.html, and the headless
+  # browser its test opens the report in (tools/fleet/report).
+  libjs-chart.js chromium
 )
 
 # The fuzz step of tools/check: clang with libFuzzer (tests/fuzz/run).

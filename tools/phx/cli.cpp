@@ -4,7 +4,8 @@
 
 #include <cctype>
 #include <charconv>
-#include <istream>
+#include <ctime>
+#include <cstring>
 #include <ostream>
 
 #include "phx/protocol/json.hpp"
@@ -23,7 +24,11 @@ using protocol::json_value;
 constexpr std::string_view valued_flags[] = {
   "--param", "--header",       "--auth-token", "--vsn",     "--join",
   "--join-params", "--timeout-ms", "--heartbeat-ms", "--ca-file", "--log-level",
+  "--max-reconnects", "--open-deadline-ms",
 };
+
+/// Flags that take no value.
+constexpr std::string_view switch_flags[] = {"--insecure", "--strict", "--json"};
 
 bool takes_value(std::string_view flag) {
   for (auto f : valued_flags)
@@ -122,8 +127,25 @@ std::optional<std::string> apply(options& opts, std::string_view flag, const std
     if (!level)
       return "--log-level must be one of trace, debug, info, warning, error, off";
     opts.log_level = *level;
+  } else if (flag == "--max-reconnects") {
+    auto n = parse_uint32(value);
+    if (!n)
+      return "--max-reconnects expects a number of reconnect attempts (0: never reconnect)";
+    opts.max_reconnects = *n;
+  } else if (flag == "--open-deadline-ms") {
+    auto n = parse_uint32(value);
+    if (!n || *n == 0)
+      return "--open-deadline-ms expects a positive number of milliseconds";
+    opts.open_deadline_ms = *n;
   }
   return std::nullopt;
+}
+
+bool is_switch(std::string_view flag) {
+  for (auto f : switch_flags)
+    if (f == flag)
+      return true;
+  return false;
 }
 
 // -- input commands --------------------------------------------------------------------
@@ -333,12 +355,21 @@ std::variant<options, usage_error> parse_args(const std::vector<std::string>& ar
       opts.help = true;
       continue;
     }
+    if (arg == "--version") {
+      opts.version = true;
+      continue;
+    }
     auto eq = arg.find('=');
     std::string_view flag = std::string_view{arg}.substr(0, eq);
-    if (flag == "--insecure") {
+    if (is_switch(flag)) {
       if (eq != std::string::npos)
-        return usage_error{"--insecure takes no value"};
-      opts.insecure = true;
+        return usage_error{std::string{flag} + " takes no value"};
+      if (flag == "--insecure")
+        opts.insecure = true;
+      else if (flag == "--strict")
+        opts.strict = true;
+      else
+        opts.json = true;
       continue;
     }
     if (!takes_value(flag))
@@ -354,28 +385,38 @@ std::variant<options, usage_error> parse_args(const std::vector<std::string>& ar
     if (auto err = apply(opts, flag, value))
       return usage_error{std::move(*err)};
   }
-  if (!have_url && !opts.help)
+  if (!have_url && !opts.help && !opts.version)
     return usage_error{"missing URL (e.g. phx ws://127.0.0.1:4000/socket)"};
   return opts;
 }
 
 std::string usage() {
   return R"(usage: phx URL [options]
-A Phoenix Channels client speaking JSON lines: commands on stdin, events on stdout.
+A Phoenix Channels client. At a terminal it is interactive: type commands, read
+events. Otherwise (or with --json) it speaks JSON lines: commands on stdin,
+events on stdout.
 
 options:
-  --param K=V          connect param (repeatable; sent in the URL query)
-  --header K:V         HTTP header of the upgrade request (repeatable)
-  --auth-token T       auth token (Sec-WebSocket-Protocol, Phoenix 1.8)
-  --vsn V              protocol version: 2.0.0 (default) or 1.0.0
-  --join TOPIC         join TOPIC at start (repeatable)
-  --join-params JSON   join params of the --join topics (a JSON object)
-  --timeout-ms N       timeout of pushes, joins and leaves (default 10000)
-  --heartbeat-ms N     heartbeat interval, 0 disables (default 30000)
-  --ca-file F          trusted CAs (PEM) for wss
-  --insecure           do not verify the server's certificate
-  --log-level L        trace, debug, info, warning (default), error, off
-  -h, --help           this text
+  --param K=V             connect param (repeatable; sent in the URL query)
+  --header K:V            HTTP header of the upgrade request (repeatable)
+  --auth-token T          auth token (Sec-WebSocket-Protocol, Phoenix 1.8)
+  --vsn V                 protocol version: 2.0.0 (default) or 1.0.0
+  --join TOPIC            join TOPIC at start (repeatable)
+  --join-params JSON      join params of the --join topics (a JSON object)
+  --timeout-ms N          timeout of pushes, joins and leaves (default 10000)
+  --heartbeat-ms N        heartbeat interval, 0 disables (default 30000)
+  --max-reconnects N      give up after N reconnect attempts in a row fail
+                          (the count restarts at each open; 0: never reconnect)
+  --open-deadline-ms N    give up when the connection has not opened N ms after
+                          start (each attempt also has its own 10 s open timeout)
+  --strict                exit 1 also when a push ends other than "ok" or an
+                          input line is refused
+  --json                  JSON lines even at a terminal
+  --ca-file F             trusted CAs (PEM) for wss
+  --insecure              do not verify the server's certificate
+  --log-level L           trace, debug, info, warning (default), error, off
+  -h, --help              this text
+  --version               the version
 
 input lines (one JSON object each):
   {"join":T,"params":{}}
@@ -383,9 +424,31 @@ input lines (one JSON object each):
   {"leave":T}  {"sleep_ms":N}  {"disconnect":true}  {"connect":true}
 output lines (one JSON object each), by "type":
   open, close, error, state, join, reply, event, presence
-At end of input phx waits for every push's outcome, leaves, disconnects and exits 0.
-Bad usage exits 2. Secrets (params, header values, tokens) are never printed.
+A join or reply line whose status is "timeout" or "failed" has a "reason"; one
+that was never sent (no open connection, channel not joined, or phx closing
+first) says "not sent: ...".
+
+interactive commands (stdin and stdout a terminal, no --json):
+  join TOPIC [JSON]   push TOPIC EVENT [JSON]   leave TOPIC
+  connect   disconnect   help   quit (or Ctrl-D)
+  Events are shown as time, topic, event and compact payload, in colour when
+  the terminal has it (NO_COLOR turns it off). History is kept in memory only.
+
+At end of input (or quit, SIGINT, SIGTERM) phx waits for every push's outcome,
+leaves, disconnects and exits.
+exit status:
+  0  the connection opened and every join joined at its latest attempt (with
+     --strict: and every push ended "ok")
+  1  the connection never opened, a join failed or never happened, phx gave up
+     (--max-reconnects, --open-deadline-ms), an outcome never came, or with
+     --strict a push did not end "ok"; the reasons go to stderr
+  2  bad usage
+Secrets (params, header values, tokens) are never printed.
 )";
+}
+
+std::string version_text() {
+  return std::string{"phx "} + PHX_VERSION + "\n";
 }
 
 bool is_blank(std::string_view line) noexcept {
@@ -460,11 +523,13 @@ std::string state_line(std::string_view topic, std::string_view state) {
 }
 
 std::string join_line(std::string_view topic, std::string_view status,
-                      const protocol::payload& response) {
+                      const protocol::payload& response, std::string_view reason) {
   auto out = typed("join");
   append_field(out, "topic", topic);
   append_field(out, "status", status);
   append_payload(out, "response", response);
+  if (!reason.empty())
+    append_field(out, "reason", reason);
   out += '}';
   return out;
 }
@@ -509,36 +574,42 @@ void line_writer::write(const std::string& line) {
   out_.flush();
 }
 
-line_reader::status line_reader::next(std::string& line) {
-  line.clear();
-  auto* buf = in_.rdbuf();
-  bool any = false;
-  bool too_long = false;
-  for (;;) {
-    auto c = buf->sbumpc();
-    if (c == std::char_traits<char>::eof()) {
-      if (!any)
-        return status::end;
-      break;
-    }
-    any = true;
-    if (c == '\n')
-      break;
-    if (too_long)
+void line_splitter::feed(std::string_view bytes, const handler& f) {
+  for (char c : bytes) {
+    any_ = true;
+    if (c == '\n') {
+      emit(f);
       continue;
-    if (line.size() >= max_line_) {
+    }
+    if (too_long_)
+      continue;
+    if (line_.size() >= max_line_) {
       // Drop what was kept: the rest of this line is read and discarded.
-      too_long = true;
-      std::string{}.swap(line);
+      too_long_ = true;
+      std::string{}.swap(line_);
       continue;
     }
-    line.push_back(static_cast<char>(c));
+    line_.push_back(c);
   }
-  if (too_long)
-    return status::too_long;
-  if (!line.empty() && line.back() == '\r')
-    line.pop_back();
-  return status::line;
+}
+
+void line_splitter::end(const handler& f) {
+  if (any_)
+    emit(f);
+}
+
+void line_splitter::emit(const handler& f) {
+  if (too_long_) {
+    std::string none;
+    f(status::too_long, none);
+  } else {
+    if (!line_.empty() && line_.back() == '\r')
+      line_.pop_back();
+    f(status::line, line_);
+  }
+  line_.clear();
+  any_ = false;
+  too_long_ = false;
 }
 
 } // namespace phx::cli

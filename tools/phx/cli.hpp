@@ -1,11 +1,13 @@
 #pragma once
 
 // The pure parts of the `phx` command-line tool: its arguments, its input
-// commands (JSON lines) and its output lines. No socket here, so that every
-// rule of the tool's language is unit-tested without a server.
+// commands (JSON lines and the interactive short commands), its output lines
+// and their rendering for a person. No socket here, so that every rule of the
+// tool's language is unit-tested without a server.
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <mutex>
 #include <optional>
@@ -49,8 +51,32 @@ struct options {
   bool insecure = false;
   /// `--log-level L`: the library's log lines on stderr at L and above.
   protocol::log_level log_level = protocol::log_level::warning;
+  /// `--strict`: any push outcome other than "ok" (or a refused input line) exits 1.
+  bool strict = false;
+  /// `--max-reconnects N`: give up after N reconnect attempts in a row fail
+  /// (the count restarts when the connection opens); none: never give up.
+  std::optional<uint32_t> max_reconnects;
+  /// `--open-deadline-ms N`: give up when the first open has not happened N ms
+  /// after start; none: no deadline (each attempt keeps its own open timeout).
+  std::optional<uint32_t> open_deadline_ms;
+  /// `--json`: JSON lines even when stdin and stdout are a terminal.
+  bool json = false;
   /// `--help`: print the usage and exit 0.
   bool help = false;
+  /// `--version`: print the version and exit 0.
+  bool version = false;
+};
+
+/// The exit codes of `phx`.
+enum exit_code : int {
+  /// The connection opened, every join joined at its latest attempt (and,
+  /// with `--strict`, every push ended "ok").
+  exit_ok = 0,
+  /// The connection never opened, a join failed or never happened, phx gave
+  /// up, an outcome never came, or (`--strict`) a push did not end "ok".
+  exit_failure = 1,
+  /// Bad usage.
+  exit_usage = 2,
 };
 
 /// Bad usage: a one-line message for stderr; the tool exits 2.
@@ -62,8 +88,11 @@ struct usage_error {
 /// value given on the command line (values may be secrets).
 std::variant<options, usage_error> parse_args(const std::vector<std::string>& args);
 
-/// The usage text printed by `phx --help`.
+/// The usage text printed by `phx --help` (also the source of the man page).
 std::string usage();
+
+/// The version line printed by `phx --version`.
+std::string version_text();
 
 // -- input commands ------------------------------------------------------------------
 
@@ -134,9 +163,10 @@ std::string error_line(std::string_view reason);
 /// `{"type":"state","topic":T,"state":S}`
 std::string state_line(std::string_view topic, std::string_view state);
 
-/// `{"type":"join","topic":T,"status":S,"response":{...}}` (`response_base64` for bytes).
+/// `{"type":"join","topic":T,"status":S,"response":{...}}` (`response_base64` for bytes),
+/// plus `"reason":R` when `reason` is not empty.
 std::string join_line(std::string_view topic, std::string_view status,
-                      const protocol::payload& response);
+                      const protocol::payload& response, std::string_view reason = {});
 
 /// `{"type":"reply","id":ID,"topic":T,"event":E,"status":S,"response":{...}}`
 /// (`response_base64` for bytes), plus `"reason":R` when `reason` is not empty.
@@ -154,41 +184,60 @@ std::string presence_line(std::string_view topic, const protocol::payload& list)
 
 // -- streams -----------------------------------------------------------------------------
 
+/// Where output lines go: stdout as JSON lines, or the interactive prompt.
+class output {
+public:
+  virtual ~output() = default;
+
+  /// Writes one output line (compact JSON, no newline); any thread may call it.
+  virtual void write(const std::string& line) = 0;
+};
+
 /// Writes output lines one at a time, each flushed at once: the input thread
 /// and the socket's callbacks share it, and lines never interleave.
-class line_writer {
+class line_writer : public output {
 public:
   /// Writes to `out` (kept by reference: it must outlive the writer).
   explicit line_writer(std::ostream& out) : out_(out) {}
 
   /// Writes `line` and a newline, then flushes.
-  void write(const std::string& line);
+  void write(const std::string& line) override;
 
 private:
   std::mutex mutex_;
   std::ostream& out_;
 };
 
-/// Reads input lines of bounded length: a longer line is skipped (up to its
-/// newline) and reported, so that no input makes memory grow without bound.
-class line_reader {
+/// Splits input bytes into lines of bounded length: a longer line is skipped
+/// (up to its newline) and reported, so that no input makes memory grow
+/// without bound.
+class line_splitter {
 public:
   /// The default bound of a line: the socket's largest frame, 16 MiB.
   static constexpr size_t default_max_line = 16 * 1024 * 1024;
 
-  /// What `next` found.
-  enum class status { line, too_long, end };
+  /// What a call of the handler carries.
+  enum class status { line, too_long };
 
-  /// Reads from `in` (kept by reference), lines of at most `max_line` bytes.
-  explicit line_reader(std::istream& in, size_t max_line = default_max_line)
-    : in_(in), max_line_(max_line) {}
+  /// Called once per line (without its newline and a trailing `\r`).
+  using handler = std::function<void(status, std::string& line)>;
 
-  /// The next line (without its newline and a trailing `\r`) in `line`.
-  status next(std::string& line);
+  /// Lines of at most `max_line` bytes.
+  explicit line_splitter(size_t max_line = default_max_line) : max_line_(max_line) {}
+
+  /// Feeds `bytes`; calls `f` for every line they complete.
+  void feed(std::string_view bytes, const handler& f);
+
+  /// End of input: calls `f` for a last line without a newline, if any.
+  void end(const handler& f);
 
 private:
-  std::istream& in_;
+  void emit(const handler& f);
+
   size_t max_line_;
+  std::string line_;
+  bool any_ = false;
+  bool too_long_ = false;
 };
 
 } // namespace phx::cli

@@ -1,7 +1,15 @@
 #include "session.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <future>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -77,6 +85,47 @@ socket::options socket_options_of(const options& opts) {
 
 } // namespace
 
+// -- wakeup ------------------------------------------------------------------------------
+
+wakeup::wakeup() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+    throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
+  read_fd_ = fds[0];
+  write_fd_ = fds[1];
+}
+
+wakeup::~wakeup() {
+  ::close(read_fd_);
+  ::close(write_fd_);
+}
+
+void wakeup::set() noexcept {
+  char c = 1;
+  // A full pipe is set already.
+  [[maybe_unused]] auto n = ::write(write_fd_, &c, 1);
+}
+
+void wakeup::clear() noexcept {
+  char buf[64];
+  while (::read(read_fd_, buf, sizeof(buf)) > 0) {
+  }
+}
+
+bool wakeup::wait_for(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    pollfd p{read_fd_, POLLIN, 0};
+    auto r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    if (r > 0)
+      return true;
+    if (r == 0 || (r < 0 && errno != EINTR))
+      return false;
+  }
+}
+
 // -- outcome_tracker -------------------------------------------------------------------
 
 void outcome_tracker::add(clock::time_point deadline) {
@@ -97,25 +146,218 @@ void outcome_tracker::done() {
 
 size_t outcome_tracker::wait(std::chrono::milliseconds grace) {
   std::unique_lock<std::mutex> guard{mutex_};
-  cv_.wait_until(guard, latest_ + grace, [this] { return pending_ == 0; });
+  cv_.wait_until(guard, latest_ + grace, [this] { return pending_ == 0 || interrupted_; });
   return pending_;
+}
+
+void outcome_tracker::interrupt() {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    interrupted_ = true;
+  }
+  cv_.notify_all();
+}
+
+size_t outcome_tracker::wait_at_most(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> guard{mutex_};
+  cv_.wait_for(guard, limit, [this] { return pending_ == 0; });
+  return pending_;
+}
+
+// -- ledger ------------------------------------------------------------------------------
+
+void ledger::opened() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  open_now_ = true;
+  ++opens_;
+}
+
+void ledger::lost() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  open_now_ = false;
+}
+
+std::shared_ptr<ledger::join_record> ledger::add_join(const std::string& topic) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  for (auto& rec : joins_)
+    if (rec->topic == topic)
+      rec->superseded = true;
+  // Superseded records stay only while a push may still point at them.
+  joins_.erase(std::remove_if(joins_.begin(), joins_.end(),
+                              [](const auto& r) { return r->superseded && r.use_count() == 1; }),
+               joins_.end());
+  auto rec = std::make_shared<join_record>();
+  rec->topic = topic;
+  joins_.push_back(rec);
+  return rec;
+}
+
+void ledger::on_channel_state(join_record& rec, phx::channel_state s) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (s == phx::channel_state::joining) {
+    rec.attempt_sent = open_now_;
+    rec.attempt_opens = opens_;
+  }
+  rec.joined_now = s == phx::channel_state::joined;
+  if (rec.joined_now)
+    ++rec.joins;
+}
+
+std::string ledger::not_sent(const std::string& before, const std::string& otherwise) const {
+  if (!gave_up_why_.empty())
+    return "not sent: phx gave up " + before;
+  if (!closing_why_.empty())
+    return "not sent: phx closed " + before;
+  return "not sent: " + otherwise;
+}
+
+std::string ledger::join_outcome(join_record& rec, const std::string& status,
+                                 const std::string& library_reason) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  rec.status = status;
+  bool sent = rec.attempt_sent || opens_ > rec.attempt_opens;
+  if (status == "timeout" && !sent)
+    return opens_ == 0 ? not_sent("before the connection ever opened", "the connection never opened")
+                       : not_sent("while the connection was not open",
+                                  "the connection was not open during the attempt");
+  return library_reason;
+}
+
+ledger::push_mark ledger::mark_push(const std::shared_ptr<join_record>& rec) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return push_mark{rec, rec->joined_now && open_now_, rec->joins};
+}
+
+std::string ledger::push_outcome(const push_mark& mark, const std::string& status,
+                                 const std::string& library_reason) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (status != "ok")
+    ++pushes_not_ok_;
+  bool sent = mark.sent_at_once || mark.record->joins > mark.joins;
+  if (status == "timeout" && !sent)
+    return opens_ == 0 ? not_sent("before the connection ever opened", "the connection never opened")
+                       : not_sent("before the channel joined", "the channel was not joined");
+  return library_reason;
+}
+
+void ledger::refused_line() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  ++refused_lines_;
+}
+
+void ledger::closing(const std::string& why) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (closing_why_.empty())
+    closing_why_ = why;
+}
+
+bool ledger::give_up(const std::string& why) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (!gave_up_why_.empty())
+    return false;
+  gave_up_why_ = why;
+  if (closing_why_.empty())
+    closing_why_ = why;
+  return true;
+}
+
+bool ledger::gave_up() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return !gave_up_why_.empty();
+}
+
+bool ledger::ever_opened() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return opens_ > 0;
+}
+
+void ledger::missing_outcomes(size_t n, const std::string& what) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  missing_.push_back(std::to_string(n) + " " + what + " got no outcome in time");
+}
+
+std::vector<std::string> ledger::failures(bool strict) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  std::vector<std::string> out;
+  if (opens_ == 0)
+    out.emplace_back("the connection never opened");
+  if (!gave_up_why_.empty())
+    out.push_back("gave up: " + gave_up_why_);
+  for (auto& rec : joins_) {
+    if (rec->superseded || rec->status == "ok")
+      continue;
+    if (rec->status.empty())
+      out.push_back("the join of " + quoted(rec->topic) + " never happened");
+    else
+      out.push_back("the join of " + quoted(rec->topic) + " ended " + rec->status);
+  }
+  out.insert(out.end(), missing_.begin(), missing_.end());
+  if (strict && pushes_not_ok_ > 0)
+    out.push_back(std::to_string(pushes_not_ok_) + " push(es) did not end ok (--strict)");
+  if (strict && refused_lines_ > 0)
+    out.push_back(std::to_string(refused_lines_) + " input line(s) refused (--strict)");
+  return out;
 }
 
 // -- session -----------------------------------------------------------------------------
 
-session::session(const options& opts, std::shared_ptr<line_writer> out)
-  : opts_(opts), out_(std::move(out)) {
-  socket_ = std::make_unique<phx::socket>(opts_.url, socket_options_of(opts_));
+namespace {
+
+// Gives up once: an error line, the input loop and the wait for outcomes end
+// (the input thread then leaves, disconnects and exits 1).
+void give_up_once(ledger& l, output& out, wakeup& stop, outcome_tracker& pushes,
+                  const std::string& why) {
+  if (!l.give_up(why))
+    return;
+  out.write(error_line("giving up: " + why));
+  pushes.interrupt();
+  stop.set();
+}
+
+} // namespace
+
+session::session(const options& opts, std::shared_ptr<output> out, std::shared_ptr<wakeup> stop)
+  : opts_(opts), out_(std::move(out)), stop_(std::move(stop)) {
+  auto so = socket_options_of(opts_);
+  if (opts_.max_reconnects) {
+    // Called once per reconnect about to be scheduled, with the attempts in a
+    // row since the last open: beyond the limit phx gives up instead.
+    so.reconnect_after_ms = [max = *opts_.max_reconnects, l = ledger_, w = out_, st = stop_,
+                             p = pushes_](uint32_t tries) {
+      if (tries > max)
+        give_up_once(*l, *w, *st, *p,
+                     max == 0 ? "the connection failed and --max-reconnects is 0"
+                              : std::to_string(max) + " reconnect attempt(s) in a row failed"
+                                  + " (--max-reconnects)");
+      return socket::DEFAULT_RECONNECT_AFTER_MS(tries);
+    };
+  }
+  socket_ = std::make_unique<phx::socket>(opts_.url, std::move(so));
   auto w = out_;
-  socket_->on_open([w] { w->write(open_line()); });
-  socket_->on_close([w](uint16_t code, const std::string& reason) {
+  auto l = ledger_;
+  socket_->on_open([w, l] {
+    l->opened();
+    w->write(open_line());
+  });
+  socket_->on_close([w, l](uint16_t code, const std::string& reason) {
+    l->lost();
     w->write(close_line(code, reason));
   });
   // Transport reasons never hold secrets (the transport redacts them).
-  socket_->on_error([w](const std::string& reason, int) { w->write(error_line(reason)); });
+  socket_->on_error([w, l](const std::string& reason, int) {
+    l->lost();
+    w->write(error_line(reason));
+  });
 }
 
 session::~session() {
+  {
+    std::lock_guard<std::mutex> guard{deadline_mutex_};
+    ending_ = true;
+  }
+  deadline_cv_.notify_all();
+  if (deadline_thread_.joinable())
+    deadline_thread_.join();
   // Presences and channels first: they refer to the socket's actors.
   joined_.clear();
   retired_.clear();
@@ -124,11 +366,25 @@ session::~session() {
 
 void session::start() {
   socket_->connect();
+  if (opts_.open_deadline_ms)
+    deadline_thread_ = std::thread{[this] { watch_open_deadline(); }};
   for (auto& topic : opts_.joins) {
     if (joined_.count(topic) != 0)
       continue;
     join(topic, opts_.join_params);
   }
+}
+
+void session::watch_open_deadline() {
+  auto deadline = clock::now() + std::chrono::milliseconds{*opts_.open_deadline_ms};
+  std::unique_lock<std::mutex> guard{deadline_mutex_};
+  deadline_cv_.wait_until(guard, deadline, [this] { return ending_; });
+  if (ending_ || ledger_->ever_opened())
+    return;
+  guard.unlock();
+  give_up_once(*ledger_, *out_, *stop_, *pushes_,
+               "the connection did not open within "
+                 + std::to_string(*opts_.open_deadline_ms) + " ms (--open-deadline-ms)");
 }
 
 void session::handle(const std::string& line, uint64_t line_number) {
@@ -140,7 +396,11 @@ void session::handle(const std::string& line, uint64_t line_number) {
     error(line_number, err->reason);
     return;
   }
-  auto& cmd = std::get<command>(parsed);
+  run(std::get<command>(parsed), line_number);
+}
+
+void session::run(command& cmd, uint64_t line_number) {
+  purge_retired();
   if (auto j = std::get_if<join_command>(&cmd)) {
     auto i = joined_.find(j->topic);
     if (i != joined_.end()) {
@@ -158,7 +418,8 @@ void session::handle(const std::string& line, uint64_t line_number) {
   } else if (auto l = std::get_if<leave_command>(&cmd)) {
     leave(l->topic, line_number);
   } else if (auto s = std::get_if<sleep_command>(&cmd)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{s->ms});
+    // Giving up ends a sleep too.
+    stop_->wait_for(std::chrono::milliseconds{s->ms});
   } else if (std::holds_alternative<disconnect_command>(cmd)) {
     disconnect();
   } else {
@@ -171,12 +432,30 @@ void session::reject(uint64_t line_number, const std::string& reason) {
 }
 
 int session::finish() {
-  int rc = 0;
   purge_retired();
-  if (auto n = pushes_->wait(grace); n > 0) {
+  // Outcomes first (bounded by their timeouts), unless phx gave up: then
+  // nothing more will be sent, and the leaves below end what is pending.
+  if (!ledger_->gave_up())
+    pushes_->wait(grace);
+  ledger_->closing("phx closed");
+  leave_all();
+  if (auto n = pushes_->wait_at_most(grace); n > 0) {
     out_->write(error_line(std::to_string(n) + " push(es) got no outcome in time"));
-    rc = 1;
+    ledger_->missing_outcomes(n, "push(es)");
   }
+  disconnect();
+  {
+    std::lock_guard<std::mutex> guard{deadline_mutex_};
+    ending_ = true;
+  }
+  deadline_cv_.notify_all();
+  auto failures = ledger_->failures(opts_.strict);
+  for (auto& why : failures)
+    std::fprintf(stderr, "phx: exit 1: %s\n", why.c_str());
+  return failures.empty() ? exit_ok : exit_failure;
+}
+
+void session::leave_all() {
   for (auto& [topic, entry] : joined_) {
     auto timeout = std::chrono::milliseconds{opts_.timeout_ms};
     leaves_->add(clock::now() + timeout);
@@ -188,19 +467,23 @@ int session::finish() {
   joined_.clear();
   if (auto n = leaves_->wait(grace); n > 0) {
     out_->write(error_line(std::to_string(n) + " leave(s) got no outcome in time"));
-    rc = 1;
+    ledger_->missing_outcomes(n, "leave(s)");
   }
-  disconnect();
-  return rc;
 }
 
 void session::join(const std::string& topic, const payload& params) {
   auto ch = socket_->channel(topic, params);
   auto w = out_;
+  auto l = ledger_;
+  auto rec = ledger_->add_join(topic);
   auto closed = std::make_shared<std::atomic<bool>>(false);
-  ch.on_state([w, topic, closed](channel_state s) {
+  // The record is held weakly by the callbacks: the channel's entry owns it.
+  std::weak_ptr<ledger::join_record> weak_rec = rec;
+  ch.on_state([w, l, topic, closed, weak_rec](channel_state s) {
     if (s == channel_state::closed)
       closed->store(true);
+    if (auto r = weak_rec.lock())
+      l->on_channel_state(*r, s);
     w->write(state_line(topic, to_string(s)));
   });
   // phoenix.js's onMessage sees every inbound message of the channel: report
@@ -221,12 +504,22 @@ void session::join(const std::string& topic, const payload& params) {
     });
   }
   // The join push reports every attempt: the first join and each rejoin.
-  auto jp = ch.join();
+  auto jp = std::make_shared<phx::push>(ch.join());
+  std::weak_ptr<phx::push> weak_jp = jp;
   for (auto status : outcome_statuses)
-    jp.receive(status, [w, topic, s = std::string{status}](const payload& response) {
-      w->write(join_line(topic, s, response));
+    jp->receive(status, [w, l, topic, weak_rec, s = std::string{status},
+                         weak_jp](const payload& response) {
+      std::string reason;
+      if (s == "timeout" || s == "failed")
+        if (auto j = weak_jp.lock())
+          if (auto o = j->outcome())
+            reason = describe(o->error);
+      if (auto r = weak_rec.lock())
+        reason = l->join_outcome(*r, s, reason);
+      w->write(join_line(topic, s, response, reason));
     });
-  joined_.emplace(topic, topic_entry{std::move(ch), std::move(pr), std::move(closed)});
+  joined_.emplace(topic, topic_entry{std::move(ch), std::move(pr), std::move(closed),
+                                     std::move(rec), std::move(jp)});
 }
 
 void session::push(push_command& cmd, uint64_t line_number) {
@@ -240,16 +533,18 @@ void session::push(push_command& cmd, uint64_t line_number) {
   }
   auto timeout = std::chrono::milliseconds{cmd.timeout_ms.value_or(opts_.timeout_ms)};
   pushes_->add(clock::now() + timeout);
+  auto mark = ledger_->mark_push(i->second.record);
   auto p = i->second.channel.push(cmd.event, std::move(cmd.payload), timeout);
   for (auto status : outcome_statuses) {
     // Holding `p` in its own hook is a cycle that its one outcome breaks (a
     // push drops its hooks when it resolves); it is needed for the reason.
-    p.receive(status, [w = out_, t = pushes_, id, topic = cmd.topic, event = cmd.event,
-                       s = std::string{status}, p](const payload& response) {
+    p.receive(status, [w = out_, t = pushes_, l = ledger_, mark, id, topic = cmd.topic,
+                       event = cmd.event, s = std::string{status}, p](const payload& response) {
       std::string reason;
       if (s == "timeout" || s == "failed")
         if (auto o = p.outcome())
           reason = describe(o->error);
+      reason = l->push_outcome(mark, s, reason);
       w->write(reply_line(id, topic, event, s, response, reason));
       t->done();
     });
@@ -287,6 +582,7 @@ void session::purge_retired() {
 }
 
 void session::error(uint64_t line_number, const std::string& reason) {
+  ledger_->refused_line();
   out_->write(error_line("line " + std::to_string(line_number) + ": " + reason));
 }
 

@@ -115,6 +115,30 @@ bool clean_header_text(std::string_view text) {
   return true;
 }
 
+/// An outbound data frame that gives its unit of the outbound credit back
+/// when websocketpp drops its last reference: after the write that carried it
+/// completed, or with the connection. A subclass, made with make_shared: one
+/// allocation per frame, as before.
+struct outbound_message final : spare_message {
+  outbound_message(websocketpp::frame::opcode::value op, std::shared_ptr<credit> budget,
+                   size_t bytes)
+    : spare_message(nullptr, op, 0), budget_(std::move(budget)), bytes_(bytes) {
+    // nop
+  }
+
+  ~outbound_message() {
+    if (budget_)
+      budget_->give(bytes_);
+  }
+
+  outbound_message(const outbound_message&) = delete;
+  outbound_message& operator=(const outbound_message&) = delete;
+
+private:
+  std::shared_ptr<credit> budget_;
+  size_t bytes_;
+};
+
 // -- the io side of one connection -----------------------------------------------
 
 template <class Client>
@@ -138,6 +162,7 @@ public:
       open_timer_(io.ioc) {
     rt_.connections().fetch_add(1, std::memory_order_relaxed);
     inbound_ = req_.inbound;
+    outbound_ = req_.outbound;
   }
 
   ~basic_connection() override {
@@ -229,6 +254,8 @@ private:
   /// After the terminal report: tell the TRANSPORT, drop what we hold.
   void finish() {
     phase_ = phase::done;
+    for (auto& f : pending_)
+      release(f);
     pending_.clear();
     pending_.shrink_to_fit();
     boost::system::error_code ignored;
@@ -538,10 +565,17 @@ private:
         send_now(std::move(f));
         return;
       default:
+        release(f);
         log(protocol::log_level::debug,
             "outbound frame dropped: the connection is closing");
         return;
     }
+  }
+
+  /// Gives a frame's unit of the outbound credit back: it will never be written.
+  void release(const protocol::frame& f) noexcept {
+    if (outbound_)
+      outbound_->give(f.data.size());
   }
 
   /// Builds the wire frame in the frame's own buffer: websocketpp's send of a
@@ -552,11 +586,14 @@ private:
                 : websocketpp::frame::opcode::binary;
     if (op == websocketpp::frame::opcode::text && req_.validate_outbound_utf8
         && !websocketpp::utf8_validator::validate(f.data)) {
+      release(f);
       log(protocol::log_level::warning,
           "outbound text frame dropped: invalid UTF-8");
       return;
     }
-    auto msg = con_->get_message(op, 0);
+    // The message gives the frame's credit back when websocketpp lets go of
+    // it: once written (or refused by send below, or with the connection).
+    message_ptr msg = std::make_shared<outbound_message>(op, outbound_, f.data.size());
     auto& payload = msg->get_raw_payload();
     payload = std::move(f.data);
     websocketpp::frame::masking_key_type key;
@@ -645,6 +682,8 @@ private:
   std::shared_ptr<tls_verdict> verdict_;
   /// Bounds the frames reported and not yet consumed (null: unbounded).
   std::shared_ptr<credit> inbound_;
+  /// Bounds the frames handed to us and not yet written (null: unbounded).
+  std::shared_ptr<credit> outbound_;
   /// True while websocketpp's reading is paused by us (io thread only).
   bool reads_paused_ = false;
   /// Frames of the current read, reported together by flush_batch().

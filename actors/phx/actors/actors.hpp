@@ -46,10 +46,14 @@ std::string to_string(connection_state x);
 /// response (JSON or bytes). A join outcome delivered to subscribers may also
 /// carry status `"timeout"` with an empty response.
 struct reply {
+  /// The reply status: "ok" or "error" ("timeout" for a join outcome).
   std::string status;
+  /// The response: JSON or bytes.
   protocol::payload response;
 
+  /// True when the status is "ok".
   bool ok() const noexcept { return status == "ok"; }
+  /// Equal status and response.
   friend bool operator==(const reply& a, const reply& b) {
     return a.status == b.status && a.response == b.response;
   }
@@ -67,11 +71,13 @@ struct socket_stats {
   uint64_t channels = 0;
   /// Frames and bytes waiting in the send buffer.
   uint64_t buffered_frames = 0;
+  /// Bytes of the frames in the send buffer.
   uint64_t buffered_bytes = 0;
   /// Frames refused because the send buffer was full.
   uint64_t buffer_overflows = 0;
   /// Frames received and sent since the socket started.
   uint64_t frames_in = 0;
+  /// Frames sent since the socket started.
   uint64_t frames_out = 0;
   /// Inbound frames that could not be decoded (each reported once).
   uint64_t decode_errors = 0;
@@ -85,15 +91,25 @@ struct socket_stats {
   uint64_t subscriber_overflows = 0;
   /// `phoenix` replies matching no pending heartbeat or ping (late, duplicate, unknown).
   uint64_t unmatched_replies = 0;
+  /// Pushes refused because the connection's outbound budget was used up
+  /// (`ec::outbound_full`), and frames and payload bytes handed to the current
+  /// connection and not yet written to the network.
+  uint64_t outbound_refusals = 0;
+  /// Frames handed to the current connection and not yet written.
+  uint64_t outbound_frames = 0;
+  /// Payload bytes handed to the current connection and not yet written.
+  uint64_t outbound_bytes = 0;
 };
 
 /// Counters of a channel, for tests, tools and monitoring.
 struct channel_stats {
+  /// The channel's state.
   channel_state state = channel_state::closed;
   /// Join attempts sent (first join and rejoins).
   uint64_t joins = 0;
   /// Pushes waiting for a reply, and pushes waiting in the push buffer.
   uint64_t pending = 0;
+  /// Pushes waiting in the push buffer for a join.
   uint64_t buffered = 0;
   /// Messages dropped because they carried a stale join_ref.
   uint64_t stale_dropped = 0;
@@ -106,13 +122,20 @@ struct channel_stats {
 };
 
 struct channel_options;
+struct channel_spec;
+struct socket_context;
 class push_hooks;
+class push_guard;
 
 } // namespace phx
 
-// Facade-only messages carry callbacks: local, never serialized.
+// Facade-only and supervision messages carry callbacks and specs: local,
+// never serialized.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(phx::channel_options)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<phx::push_hooks>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<phx::push_guard>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<phx::channel_spec>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<phx::socket_context>)
 
 // -- inspection (serialization for remote nodes, to_string) ------------------------
 
@@ -167,7 +190,7 @@ typename Inspector::result_type inspect(Inspector& f, socket_stats& x) {
            x.reconnects, x.channels, x.buffered_frames, x.buffered_bytes,
            x.buffer_overflows, x.frames_in, x.frames_out, x.decode_errors,
            x.unrouted, x.heartbeat_timeouts, x.inbound_pauses, x.subscriber_overflows,
-           x.unmatched_replies);
+           x.unmatched_replies, x.outbound_refusals, x.outbound_frames, x.outbound_bytes);
 }
 
 template <class Inspector>
@@ -230,6 +253,17 @@ using push_timeout_atom = caf::atom_constant<caf::atom("ptimeout")>;
 using teardown_atom = caf::atom_constant<caf::atom("teardown")>;
 /// INTERNAL: leave because another channel joins the same topic.
 using duplicate_atom = caf::atom_constant<caf::atom("duplicate")>;
+/// INTERNAL: user code threw under `callback_failure::restart`: restart in place.
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+/// INTERNAL (supervisor): a channel whose socket was restarted joins the new one.
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+/// INTERNAL (supervisor): the socket stops for good.
+using halt_atom = caf::atom_constant<caf::atom("halt")>;
+/// INTERNAL (supervisor): watch a socket or a channel.
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+/// INTERNAL (supervisor): an actor restarted in place (counts against the
+/// restart intensity).
+using restarted_atom = caf::atom_constant<caf::atom("restarted")>;
 
 // -- actor interfaces ----------------------------------------------------------------
 
@@ -268,14 +302,17 @@ using channel_actor = caf::typed_actor<
   // server's reply, or an error (ec::push_timeout, ec::not_joined, ...).
   caf::replies_to<push_atom, std::string, protocol::payload>::with<reply>,
   caf::replies_to<push_atom, std::string, protocol::payload, caf::timespan>::with<reply>,
-  // Facade: push whose outcome goes to callbacks instead of a requester.
+  // Facade: push whose outcome goes to callbacks instead of a requester
+  // (the guard gives it its outcome if the message dies unread).
   caf::reacts_to<push_atom, std::string, protocol::payload, caf::timespan,
-                 std::shared_ptr<push_hooks>>,
+                 std::shared_ptr<push_guard>>,
+  // Facade: join whose outcomes go to the channel's join callback.
+  caf::reacts_to<join_atom, caf::timespan, std::shared_ptr<push_guard>>,
   // Leave; yields once the channel is closed (leave reply or timeout).
   caf::replies_to<leave_atom>::with<channel_state>,
   caf::replies_to<leave_atom, caf::timespan>::with<channel_state>,
   // Facade: leave whose outcome goes to callbacks.
-  caf::reacts_to<leave_atom, caf::timespan, std::shared_ptr<push_hooks>>,
+  caf::reacts_to<leave_atom, caf::timespan, std::shared_ptr<push_guard>>,
   // Subscribe or unsubscribe an actor to the channel's events.
   caf::reacts_to<subscribe_atom, channel_subscriber_actor>,
   caf::reacts_to<unsubscribe_atom, channel_subscriber_actor>,
@@ -296,6 +333,10 @@ using channel_actor = caf::typed_actor<
   caf::reacts_to<duplicate_atom, std::string>,
   // INTERNAL: the socket refused to send the message with this ref.
   caf::reacts_to<refused_atom, std::string, caf::error>,
+  // INTERNAL: user code threw under the restart policy (from itself).
+  caf::reacts_to<crash_atom, std::string>,
+  // INTERNAL: the supervisor restarted the socket; this is the new one.
+  caf::reacts_to<attach_atom, caf::actor>,
   // INTERNAL: timers, tagged with an epoch or a push id.
   caf::reacts_to<rejoin_atom, uint64_t>,
   caf::reacts_to<join_timeout_atom, uint64_t>,
@@ -342,12 +383,29 @@ using socket_actor = caf::typed_actor<
   caf::reacts_to<remove_atom, channel_actor, closed_atom>,
   // INTERNAL: sends the frames queued for the transport.
   caf::reacts_to<caf::flush_atom>,
+  // INTERNAL: user code threw under the restart policy (from itself).
+  caf::reacts_to<crash_atom, std::string>,
+  // INTERNAL: the supervisor stops the socket for good (restart intensity).
+  caf::reacts_to<halt_atom, caf::error>,
   // INTERNAL: timers, tagged with an epoch or generation.
   caf::reacts_to<heartbeat_atom, uint64_t>,
   caf::reacts_to<hb_timeout_atom, uint64_t>,
   caf::reacts_to<reconnect_atom, uint64_t>,
   caf::reacts_to<teardown_atom, uint64_t>>
   ::extend_with<transport::listener_actor>;
+
+/// The SUPERVISOR actor interface: one per actor system (hidden, started on
+/// first use). It watches every SOCKET and CHANNEL, restarts one that dies
+/// abnormally from its spec, counts every restart (in place or not) against
+/// its socket's intensity (`max_restarts` in `restart_window`), and past it
+/// stops the socket for good. Local only: its messages carry specs.
+using supervisor_actor = caf::typed_actor<
+  // Watch a socket; its context is its spec.
+  caf::reacts_to<watch_atom, socket_actor, std::shared_ptr<socket_context>>,
+  // Watch a channel of a socket; restart it from this spec if it dies.
+  caf::reacts_to<watch_atom, channel_actor, std::shared_ptr<channel_spec>>,
+  // The actor of the socket with this address restarted in place (why).
+  caf::reacts_to<restarted_atom, caf::actor_addr, std::string>>;
 
 /// Registers the message types and the error category of phx with a config.
 /// Needed by every actor system that exchanges phx messages with another node.

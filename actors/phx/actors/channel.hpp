@@ -131,7 +131,12 @@ struct channel_actor_state {
   static constexpr size_t kept_idle_pushes = 8;
 
   std::shared_ptr<socket_context> ctx;
-  /// The socket, held weakly: a channel never keeps its socket alive.
+  /// What the supervisor restarts this channel from (shared with it).
+  std::shared_ptr<channel_spec> spec;
+  /// The supervisor of the system, kept alive by the actors it watches.
+  supervisor_actor supervisor;
+  /// The socket, held weakly: a channel never keeps its socket alive. Null
+  /// while its crashed socket waits for the supervisor's restart.
   caf::actor_addr socket;
   std::string topic;
   std::function<protocol::payload()> params;
@@ -154,6 +159,9 @@ struct channel_actor_state {
 
   uint32_t rejoin_tries = 0;
   uint64_t rejoin_epoch = 0;
+  /// A restart scheduled a rejoin with backoff: the socket's open does not
+  /// rejoin at once meanwhile.
+  bool rejoin_after_restart = false;
 
   // -- leave ---------------------------------------------------------------------------
 
@@ -185,21 +193,30 @@ struct channel_actor_state {
   channel_stats stats;
   /// Jitter of the rejoin backoff.
   protocol::jitter_random rng{fresh_jitter_seed()};
+  /// Why the channel is ending (exit request, socket stopped): the outcome
+  /// of what is still pending when it dies. Empty: it crashed.
+  caf::error end_reason;
 
   channel_actor_state() = default;
   channel_actor_state(const channel_actor_state&) = delete;
   channel_actor_state& operator=(const channel_actor_state&) = delete;
 
   /// However the channel ends (closed, killed, crashed), every pending push
-  /// gets its one outcome: a timeout, as no reply can reach it anymore.
+  /// and join gets its one outcome: `end_reason`, or `ec::channel_crashed`
+  /// if it died without one (killed), as no reply can reach it anymore.
   ~channel_actor_state();
 };
 
-/// The CHANNEL behavior (for `spawn` and deterministic tests).
+/// The CHANNEL behavior (for `spawn` and deterministic tests), started from
+/// its spec: fresh, or restarted by the supervisor (then it rejoins with the
+/// rejoin backoff if join had been called).
 channel_actor::behavior_type
 channel_impl(channel_actor::stateful_pointer<channel_actor_state> self,
-             socket_actor socket, std::shared_ptr<socket_context> ctx,
-             channel_options opts);
+             socket_actor socket, std::shared_ptr<channel_spec> spec);
+
+/// Builds a channel's spec from the options a facade or the socket gives.
+std::shared_ptr<channel_spec> make_channel_spec(std::shared_ptr<socket_context> ctx,
+                                                channel_options opts);
 
 /// Spawns a CHANNEL for `opts.topic` on `socket`. The caller routes it with
 /// `(channel_atom, channel, topic)` unless the socket spawned it.

@@ -40,10 +40,35 @@ enum class ec : uint8_t {
   disconnected,
   /// A bounded queue overflowed and dropped messages (counted and reported).
   overflow,
+  // Appended after the codes above: their values stay stable between nodes.
+  /// The channel crashed (user code threw under `callback_failure::restart`,
+  /// or the actor died) before this push or join had its outcome; the
+  /// channel was restarted from its spec and rejoins with the rejoin backoff.
+  channel_crashed,
+  /// The socket crashed before this push or join had its outcome; it was
+  /// restarted and reconnects with the reconnect backoff.
+  socket_crashed,
+  /// The socket stopped for good: its restarts exceeded `max_restarts` within
+  /// `restart_window_ms`. Nothing it held will get a reply.
+  socket_stopped,
+  /// A user callback or user function threw (reported through `on_error`
+  /// and the logger with the callback's name).
+  callback_failed,
+  /// The connection's outbound budget (frames and bytes handed to the
+  /// connection and not yet written to the network) is used up: the push
+  /// was refused at once, never queued. Retry when the link drains.
+  outbound_full,
+  /// An internal message came from an actor not entitled to send it (another
+  /// node, a user actor): refused and reported, never handled.
+  not_entitled,
 };
 
 /// Returns the name of an error code, e.g. `"push_timeout"`.
 const char* to_string(ec code) noexcept;
+
+/// Describes an error for people: its code's name and, if it carries one,
+/// its text, e.g. `"socket_stopped: more than 5 restarts within 30000 ms"`.
+std::string describe(const caf::error& err);
 
 } // namespace phx
 

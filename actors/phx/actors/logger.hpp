@@ -36,15 +36,19 @@ public:
   /// Writes one line if `level` is enabled.
   void log(log_level level, std::string_view component, std::string_view text) const;
 
+  /// Writes a debug line.
   void debug(std::string_view component, std::string_view text) const {
     log(log_level::debug, component, text);
   }
+  /// Writes an info line.
   void info(std::string_view component, std::string_view text) const {
     log(log_level::info, component, text);
   }
+  /// Writes a warning line.
   void warning(std::string_view component, std::string_view text) const {
     log(log_level::warning, component, text);
   }
+  /// Writes an error line.
   void error(std::string_view component, std::string_view text) const {
     log(log_level::error, component, text);
   }
@@ -52,6 +56,7 @@ public:
   /// The sink as a plain function filtered by the level (for the transport).
   log_sink as_sink() const;
 
+  /// The lowest level written.
   log_level level() const noexcept { return level_; }
 
 private:

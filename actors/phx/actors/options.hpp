@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -48,7 +49,7 @@ struct socket_options {
   /// Extra HTTP headers of the upgrade request (values never logged).
   std::vector<std::pair<std::string, std::string>> headers;
   /// Auth token, evaluated at every connect; sent as the
-  /// `Sec-WebSocket-Protocol` `phoenix, base64url.bearer.phx.<b64>`.
+  /// `Sec-WebSocket-Protocol` `phoenix, base64url.bearer.phx.BASE64`.
   std::function<std::optional<std::string>()> auth_token;
   /// Wire protocol version ("2.0.0" or "1.0.0").
   std::string vsn{protocol::vsn_2};
@@ -60,12 +61,15 @@ struct socket_options {
   caf::timespan heartbeat_interval = default_heartbeat_interval;
   /// Reconnect backoff (ms by tries from 1) and its jitter window in ms.
   protocol::backoff_fn reconnect_after_ms = protocol::default_reconnect_after_ms;
+  /// Jitter window of each reconnect step, in ms.
   int64_t reconnect_jitter_ms = 0;
   /// Rejoin backoff (ms by tries from 1) and its jitter window in ms.
   protocol::backoff_fn rejoin_after_ms = protocol::default_rejoin_after_ms;
+  /// Jitter window of each rejoin step, in ms.
   int64_t rejoin_jitter_ms = 0;
   /// Bounds of the send buffer (frames waiting for a connection).
   size_t max_send_buffer_frames = 10000;
+  /// Bytes of the frames in the send buffer at most.
   size_t max_send_buffer_bytes = 16 * 1024 * 1024;
   /// Bound of each channel's push buffer (pushes waiting for a join).
   size_t max_push_buffer = 10000;
@@ -76,7 +80,16 @@ struct socket_options {
   /// channels and callbacks; reading from the network pauses while it is
   /// reached (backpressure: a slow consumer slows the sender, nothing is lost).
   size_t max_inbound_frames = 4096;
+  /// Bytes of those inbound frames at most.
   size_t max_inbound_bytes = 64 * 1024 * 1024;
+  /// Outbound budget of each connection: frames (and payload bytes) handed to
+  /// the connection and not yet written to the network. A push beyond it
+  /// fails at once with `ec::outbound_full` (status "failed"); heartbeats,
+  /// pings, joins and leaves are counted but never refused (a handful per
+  /// channel). At least 1 each; a push larger than the byte budget always fails.
+  size_t max_outbound_frames = 10000;
+  /// Payload bytes of that outbound budget.
+  size_t max_outbound_bytes = 16 * 1024 * 1024;
   /// Largest inbound frame accepted (a larger one closes with 1009).
   uint64_t max_frame_size = 16 * 1024 * 1024;
   /// TLS settings for wss.
@@ -93,24 +106,78 @@ struct socket_options {
   std::function<double()> random;
   /// Makes the transport of each connection attempt (null: the real one).
   phx::transport_factory transport_factory;
+  /// What happens when user code throws (callbacks and user functions alike).
+  phx::callback_failure callback_failure = phx::callback_failure::report;
+  /// Restart intensity, as OTP's: more than `max_restarts` restarts of the
+  /// socket's actors (in place or not) within `restart_window` stop the
+  /// socket for good, with `ec::socket_stopped` to `on_error` and subscribers.
+  uint32_t max_restarts = 5;
+  /// The window of the restart intensity.
+  caf::timespan restart_window = std::chrono::seconds{30};
 };
 
 /// A channel as a facade creates it: join params (a function evaluated at
 /// every join) and callbacks. Local only (holds functions).
 struct channel_options {
+  /// The channel's topic.
   std::string topic;
+  /// The join params, evaluated at every join.
   std::function<protocol::payload()> params;
+  /// The channel's callbacks.
   std::shared_ptr<channel_hooks> hooks;
+};
+
+/// What a CHANNEL is restarted from, shared by the channel and its
+/// supervisor (local only): the spec's fixed part, and what changes over the
+/// channel's life under a lock (subscribers, whether join was called, whether
+/// it ended for good).
+struct channel_spec {
+  /// What the channel's socket shares with it.
+  std::shared_ptr<socket_context> ctx;
+  /// The channel's topic.
+  std::string topic;
+  /// The join params, evaluated at every join.
+  std::function<protocol::payload()> params;
+  /// The channel's callbacks.
+  std::shared_ptr<channel_hooks> hooks;
+
+  /// Takes the mutable part of the spec.
+  struct live_part {
+    /// Subscribers of the channel, kept for a restarted channel.
+    std::vector<channel_subscriber_actor> subscribers;
+    /// Join was called (with this timeout): a restarted channel rejoins.
+    bool joined = false;
+    /// The timeout `join` was called with.
+    caf::timespan timeout{};
+    /// Closed, left or removed: never restarted.
+    bool closed = false;
+  };
+  /// Guards `live`.
+  std::mutex mutex;
+  /// What changes over the channel's life.
+  live_part live;
 };
 
 /// What a socket and its channels share: the options, the serializer, the
 /// ref counter (one per socket, never reused) and the connection flag that
-/// phoenix.js's `canPush` and "rejoin if connected" read synchronously.
+/// phoenix.js's `canPush` and "rejoin if connected" read synchronously. It is
+/// also the socket's spec for its supervisor.
 struct socket_context {
+  /// The socket's options.
   socket_options options;
+  /// The serializer of every frame of the socket.
   std::shared_ptr<const protocol::serializer> serializer;
+  /// The last ref made (refs are never reused).
   std::atomic<uint64_t> last_ref{0};
+  /// True while the connection is open.
   std::atomic<bool> connected{false};
+  /// The user asked to connect (and not to disconnect since): a restarted
+  /// socket connects again.
+  std::atomic<bool> wants_connection{false};
+  /// Subscribers of the socket, kept for a restarted socket.
+  std::mutex spec_mutex;
+  /// Subscribers of the socket.
+  std::vector<socket_subscriber_actor> subscribers;
 
   /// The next ref: "1", "2", ...
   std::string make_ref() { return std::to_string(++last_ref); }

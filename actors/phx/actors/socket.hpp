@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,8 @@ struct socket_state {
     protocol::frame frame;
     std::optional<std::string> ref;
     caf::strong_actor_ptr sender;
+    /// A join or leave: never refused by the outbound budget when flushed.
+    bool control = false;
   };
 
   /// A connection being closed by `disconnect`: who waits for it.
@@ -48,6 +51,8 @@ struct socket_state {
   };
 
   std::shared_ptr<socket_context> ctx;
+  /// The supervisor of the system, kept alive by the actors it watches.
+  supervisor_actor supervisor;
 
   // -- connection and reconnect supervisor ----------------------------------------
 
@@ -83,6 +88,12 @@ struct socket_state {
   std::vector<subscriber<socket_subscriber_actor>> subscribers;
   /// Inbound credit of the current connection (backpressure towards the server).
   std::shared_ptr<transport::credit> inbound;
+  /// Outbound budget of the current connection: frames handed to it and not
+  /// yet written (`max_outbound_*`); the io side gives a frame back once written.
+  std::shared_ptr<transport::credit> outbound;
+  /// True since a push was refused for the budget: only the first refusal of
+  /// a run is logged as a warning, the others at debug level.
+  bool outbound_refusing = false;
 
   socket_stats stats;
   /// Jitter of the reconnect backoff.
@@ -108,8 +119,16 @@ socket_impl(socket_actor::stateful_pointer<socket_state> self,
 /// connect until it receives `connect_atom`.
 socket_actor spawn_socket(caf::actor_system& sys, std::shared_ptr<socket_context> ctx);
 
+/// Thrown by `make_connect_request` when the params or auth token function
+/// threw; the fault is recorded for the calling thread (`take_faults`).
+struct user_function_failed : std::exception {
+  /// "a user function threw".
+  const char* what() const noexcept override { return "a user function threw"; }
+};
+
 /// Builds the connect request of the next attempt: URL with fresh params,
-/// headers, auth token subprotocol, TLS and limits.
+/// headers, auth token subprotocol, TLS and limits. Throws
+/// `user_function_failed` if the params or auth token function threw.
 transport::connect_request make_connect_request(const socket_context& ctx);
 
 } // namespace phx

@@ -14,10 +14,14 @@ namespace phx {
 /// dropped and counted, so a slow subscriber never makes its sender grow.
 template <class Handle>
 struct subscriber {
+  /// The subscriber actor.
   Handle hdl;
+  /// Messages sent to it and not yet handled (the bound).
   std::shared_ptr<transport::credit> queue;
+  /// Messages dropped because the queue was full.
   uint64_t dropped = 0;
 
+  /// Subscribes `h` with a queue of `max_messages` at most.
   subscriber(Handle h, size_t max_messages)
     : hdl(std::move(h)),
       queue(std::make_shared<transport::credit>(max_messages, 256 * 1024 * 1024)) {

@@ -12,14 +12,14 @@ namespace phx::protocol {
 
 /// Event and topic names of the Phoenix protocol.
 namespace events {
-constexpr std::string_view join = "phx_join";
-constexpr std::string_view leave = "phx_leave";
-constexpr std::string_view reply = "phx_reply";
-constexpr std::string_view close = "phx_close";
-constexpr std::string_view error = "phx_error";
-constexpr std::string_view heartbeat = "heartbeat";
-constexpr std::string_view presence_state = "presence_state";
-constexpr std::string_view presence_diff = "presence_diff";
+constexpr std::string_view join = "phx_join"; ///< Joins a topic.
+constexpr std::string_view leave = "phx_leave"; ///< Leaves a topic.
+constexpr std::string_view reply = "phx_reply"; ///< A reply to a push (join, leave, heartbeat included).
+constexpr std::string_view close = "phx_close"; ///< The server closed the channel.
+constexpr std::string_view error = "phx_error"; ///< The channel crashed or the link failed.
+constexpr std::string_view heartbeat = "heartbeat"; ///< A heartbeat, on topic `phoenix`.
+constexpr std::string_view presence_state = "presence_state"; ///< Phoenix.Presence's full state.
+constexpr std::string_view presence_diff = "presence_diff"; ///< Phoenix.Presence's joins and leaves.
 } // namespace events
 
 /// The topic of heartbeats.
@@ -27,9 +27,9 @@ constexpr std::string_view phoenix_topic = "phoenix";
 
 /// Reply statuses.
 namespace statuses {
-constexpr std::string_view ok = "ok";
-constexpr std::string_view error = "error";
-constexpr std::string_view timeout = "timeout";
+constexpr std::string_view ok = "ok"; ///< The server handled the push.
+constexpr std::string_view error = "error"; ///< The server refused the push.
+constexpr std::string_view timeout = "timeout"; ///< No reply in time (set by the client).
 } // namespace statuses
 
 /// One Phoenix message: `{join_ref, ref, topic, event, payload}`.
@@ -39,12 +39,12 @@ constexpr std::string_view timeout = "timeout";
 /// `{"status":..,"response":..}` or as a binary reply frame. Serializers write
 /// it back in the wire shape. For every other event `status` is empty.
 struct message {
-  std::optional<std::string> join_ref;
-  std::optional<std::string> ref;
-  std::string topic;
-  std::string event;
-  phx::protocol::payload payload;
-  std::string status;
+  std::optional<std::string> join_ref; ///< The ref of the join this message belongs to.
+  std::optional<std::string> ref;      ///< The message's own ref (null for broadcasts).
+  std::string topic;                   ///< The channel's topic, e.g. `room:lobby`.
+  std::string event;                   ///< The event, e.g. `phx_join` or `new_msg`.
+  phx::protocol::payload payload;      ///< The payload (a reply: the response).
+  std::string status;                  ///< A reply's status; empty for other events.
 
   /// True for `phx_reply`.
   bool is_reply() const noexcept { return event == events::reply; }
@@ -54,7 +54,9 @@ struct message {
                        std::optional<std::string> ref, std::string topic,
                        std::string status, phx::protocol::payload response);
 
+  /// Field-by-field equality (payloads by value).
   friend bool operator==(const message& a, const message& b);
+  /// Negation of `==`.
   friend bool operator!=(const message& a, const message& b) {
     return !(a == b);
   }

@@ -48,8 +48,11 @@ public:
   /// A binary payload holding a copy of `data`.
   static payload binary(std::string_view data);
 
+  /// JSON or bytes.
   kind type() const noexcept { return kind_; }
+  /// True for a JSON payload.
   bool is_json() const noexcept { return kind_ == kind::json; }
+  /// True for a payload of bytes (sent in a binary frame).
   bool is_binary() const noexcept { return kind_ == kind::binary; }
 
   /// The JSON value; a payload holding bytes returns `null`.
@@ -79,6 +82,7 @@ public:
 
   /// Structural equality (JSON by value, bytes by content).
   friend bool operator==(const payload& a, const payload& b);
+  /// Negation of `==`.
   friend bool operator!=(const payload& a, const payload& b) {
     return !(a == b);
   }

@@ -19,8 +19,8 @@ namespace phx::protocol {
 /// `phx_ref` is its identity, plus the presence object as last received
 /// (Phoenix.Presence `fetch/2` may add fields besides `metas`).
 struct presence {
-  json_ptr fields;
-  std::vector<json_ptr> metas;
+  json_ptr fields;            ///< The presence object as received (`metas` and any other field).
+  std::vector<json_ptr> metas; ///< The metas, in arrival order.
 };
 
 /// The `phx_ref` of a meta (empty if it has none).
@@ -30,17 +30,23 @@ std::string_view phx_ref_of(const json_value& meta) noexcept;
 /// keeps its place; a removed key loses it).
 class presence_state {
 public:
-  using value_type = std::pair<std::string, presence>;
-  using const_iterator = std::list<value_type>::const_iterator;
+  using value_type = std::pair<std::string, presence>;            ///< A key and its presence.
+  using const_iterator = std::list<value_type>::const_iterator; ///< Iterates in insertion order.
 
+  /// An empty state.
   presence_state() = default;
+  /// Copies and moves (a copy shares the immutable metas).
   presence_state(const presence_state& other);
+  /// Copies (the metas are shared: they are immutable).
   presence_state& operator=(const presence_state& other);
+  /// Moves.
   presence_state(presence_state&&) noexcept = default;
+  /// Moves.
   presence_state& operator=(presence_state&&) noexcept = default;
 
   /// The presence of `key`, or null.
   const presence* find(const std::string& key) const;
+  /// The presence of `key`, or null (mutable).
   presence* find(const std::string& key);
 
   /// Sets the presence of `key`, keeping its place if it exists.
@@ -49,9 +55,13 @@ public:
   /// Removes `key`; false if absent.
   bool erase(const std::string& key);
 
+  /// The number of keys.
   size_t size() const noexcept { return entries_.size(); }
+  /// True without keys.
   bool empty() const noexcept { return entries_.empty(); }
+  /// The presences in insertion order.
   const_iterator begin() const noexcept { return entries_.begin(); }
+  /// Past the last presence.
   const_iterator end() const noexcept { return entries_.end(); }
 
 private:
@@ -62,8 +72,8 @@ private:
 
 /// A `presence_diff` payload: `{"joins": {...}, "leaves": {...}}`.
 struct presence_diff {
-  presence_state joins;
-  presence_state leaves;
+  presence_state joins;  ///< Keys joined, or metas added to a key.
+  presence_state leaves; ///< Keys left, or metas removed from a key.
 };
 
 /// Called for each join: key, the presence before (null if new), the joined part.
@@ -121,9 +131,9 @@ public:
   /// Diffs queued while waiting for a state beyond this are dropped and reported.
   static constexpr size_t max_pending_diffs = 10000;
 
-  presence_join_fn on_join;
-  presence_leave_fn on_leave;
-  std::function<void()> on_sync;
+  presence_join_fn on_join;      ///< Called for each join (phoenix.js `onJoin`).
+  presence_leave_fn on_leave;    ///< Called for each leave (phoenix.js `onLeave`).
+  std::function<void()> on_sync; ///< Called after each state or diff is applied (`onSync`).
 
   /// A `presence_state` payload arrived while the channel's join_ref is
   /// `join_ref`: sync, apply queued diffs, then `on_sync`.

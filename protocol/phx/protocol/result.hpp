@@ -44,8 +44,8 @@ const char* to_string(errc code) noexcept;
 
 /// An error value: a code plus a human-readable sentence naming what is wrong.
 struct error {
-  errc code;
-  std::string what;
+  errc code;        ///< What kind of error.
+  std::string what; ///< A sentence naming what is wrong (never a secret).
 
   /// Renders the error as `"<code>: <what>"`.
   std::string to_string() const;
@@ -65,16 +65,24 @@ public:
 
   /// True when a value is held.
   bool has_value() const noexcept { return v_.index() == 0; }
+  /// The same as `has_value()`.
   explicit operator bool() const noexcept { return has_value(); }
 
   /// The value; only valid when `has_value()`.
   T& value() & { return std::get<0>(v_); }
+  /// The value (const); only valid when `has_value()`.
   const T& value() const& { return std::get<0>(v_); }
+  /// The value, moved out; only valid when `has_value()`.
   T&& value() && { return std::get<0>(std::move(v_)); }
+  /// The value, as `value()`.
   T& operator*() & { return value(); }
+  /// The value, as `value()`.
   const T& operator*() const& { return value(); }
+  /// The value, moved out, as `value()`.
   T&& operator*() && { return std::get<0>(std::move(v_)); }
+  /// A member of the value; only valid when `has_value()`.
   T* operator->() { return &value(); }
+  /// A member of the value; only valid when `has_value()`.
   const T* operator->() const { return &value(); }
 
   /// The error; only valid when `!has_value()`.

@@ -16,8 +16,8 @@ enum class frame_type : uint8_t { text, binary };
 
 /// One WebSocket data frame.
 struct frame {
-  frame_type type = frame_type::text;
-  std::string data;
+  frame_type type = frame_type::text; ///< Text (JSON) or binary.
+  std::string data;                   ///< The frame's bytes.
 };
 
 /// Which side of the connection a serializer works for: the binary layouts
@@ -54,6 +54,7 @@ public:
 /// payload]` for JSON payloads, binary frames for byte payloads.
 class v2_serializer final : public serializer {
 public:
+  /// A serializer for the client or the server side.
   explicit v2_serializer(role r) : role_(r) {}
   std::string_view vsn() const noexcept override { return vsn_2; }
   result<frame> encode(const message& msg) const override;
@@ -67,6 +68,7 @@ private:
 /// Serializer V1 (vsn 1.0.0): JSON objects; no binary frames.
 class v1_serializer final : public serializer {
 public:
+  /// A serializer for the client or the server side.
   explicit v1_serializer(role r) : role_(r) {}
   std::string_view vsn() const noexcept override { return vsn_1; }
   result<frame> encode(const message& msg) const override;
@@ -87,6 +89,7 @@ using decode_fn = std::function<result<message>(frame_type, std::string&&)>;
 /// `fallback` does that direction.
 class custom_serializer final : public serializer {
 public:
+  /// Encodes with `enc` and decodes with `dec`, or with `fallback` where empty.
   custom_serializer(std::shared_ptr<const serializer> fallback, encode_fn enc,
                     decode_fn dec);
   std::string_view vsn() const noexcept override { return fallback_->vsn(); }

@@ -29,6 +29,7 @@ struct endpoint {
   std::string authority() const;
   /// The endpoint as a URL, e.g. `ws://localhost:4000/socket`.
   std::string to_string() const;
+  /// Field-by-field equality.
   friend bool operator==(const endpoint& a, const endpoint& b);
 };
 

@@ -265,7 +265,7 @@ BOOST_AUTO_TEST_CASE(leave_sends_phx_leave_and_closes_on_its_ok) {
   auto c = channel("room:a");
   auto jr = join_ok(c);
   auto h = std::make_shared<phx::push_hooks>(hooks->gate);
-  caf::anon_send(c->hdl, phx::leave_atom::value, caf::timespan{10s}, h);
+  caf::anon_send(c->hdl, phx::leave_atom::value, caf::timespan{10s}, guard(h));
   run();
   auto l = last_sent();
   BOOST_CHECK_EQUAL(l.event, "phx_leave");
@@ -338,10 +338,10 @@ BOOST_AUTO_TEST_CASE(pushes_and_a_leave_queued_together_go_out_in_their_order) {
   for (int i = 0; i < 5; ++i) {
     hs.push_back(std::make_shared<phx::push_hooks>(hooks->gate));
     caf::anon_send(c->hdl, phx::push_atom::value, "p" + std::to_string(i), payload{},
-                   caf::timespan{10s}, hs.back());
+                   caf::timespan{10s}, guard(hs.back()));
   }
   auto lh = std::make_shared<phx::push_hooks>(hooks->gate);
-  caf::anon_send(c->hdl, phx::leave_atom::value, caf::timespan{10s}, lh);
+  caf::anon_send(c->hdl, phx::leave_atom::value, caf::timespan{10s}, guard(lh));
   run();
   auto all = sent();
   BOOST_REQUIRE_EQUAL(all.size(), before + 6);
@@ -499,11 +499,12 @@ BOOST_AUTO_TEST_CASE(a_requester_hears_once_when_the_buffer_is_full_or_the_chann
   run();
   BOOST_REQUIRE_EQUAL(errs.size(), 1u);
   BOOST_CHECK(errs[0] == phx::ec::push_buffer_full);
-  // Killed, the channel answers the buffered push's requester from its state's destructor.
+  // Killed, the channel answers the buffered push's requester from its
+  // state's destructor, naming why: it crashed.
   caf::anon_send_exit(c->hdl, caf::exit_reason::kill);
   run();
   BOOST_REQUIRE_EQUAL(errs.size(), 2u);
-  BOOST_CHECK(errs[1] == phx::ec::push_timeout);
+  BOOST_CHECK(errs[1] == phx::ec::channel_crashed);
   BOOST_CHECK_EQUAL(replies, 0);
 }
 
@@ -560,7 +561,7 @@ BOOST_AUTO_TEST_CASE(a_push_callback_that_throws_is_logged_and_its_push_actor_se
   thrower->receive("ok", [](const payload&) { throw std::runtime_error{"boom"}; });
   reply(jr, *last_sent().ref, "room:a", "ok");
   BOOST_CHECK(std::count(log_lines.begin(), log_lines.end(),
-                         "push: a push callback threw: boom") == 1);
+                         "callback: callback 'receive(\"ok\")' threw: boom") == 1);
   auto next = push(c, "echo");
   auto n = count_outcomes(next);
   reply(jr, *last_sent().ref, "room:a", "ok");
@@ -648,7 +649,7 @@ BOOST_AUTO_TEST_CASE(a_push_whose_channel_dies_times_out_at_once) {
   run();
   BOOST_REQUIRE(h->outcome());
   BOOST_CHECK_EQUAL(h->outcome()->status, "timeout");
-  BOOST_CHECK(h->outcome()->error == phx::ec::push_timeout);
+  BOOST_CHECK(h->outcome()->error == phx::ec::channel_crashed);
 }
 
 BOOST_AUTO_TEST_CASE(join_ok_resets_the_rejoin_tries) {
@@ -817,10 +818,11 @@ BOOST_AUTO_TEST_CASE(every_pending_push_times_out_once_when_the_socket_goes_away
   auto n_buffered = count_outcomes(buffered);
   caf::anon_send_exit(socket, caf::exit_reason::kill);
   run();
+  // The socket crashed (the supervisor restarts it): each push names why.
   for (auto& h : {in_flight, buffered}) {
     BOOST_REQUIRE(h->outcome());
     BOOST_CHECK_EQUAL(h->outcome()->status, "timeout");
-    BOOST_CHECK(h->outcome()->error == phx::ec::push_timeout);
+    BOOST_CHECK(h->outcome()->error == phx::ec::socket_crashed);
   }
   advance(60s);
   BOOST_CHECK_EQUAL(*n_in_flight, 1);

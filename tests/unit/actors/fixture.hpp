@@ -315,9 +315,15 @@ struct fixture {
     join(c);
     auto j = last_sent();
     BOOST_REQUIRE_EQUAL(j.event, "phx_join");
+    BOOST_REQUIRE_MESSAGE(j.ref && j.join_ref, "a phx_join without ref or join_ref");
     reply(j.join_ref, *j.ref, j.topic, "ok");
     BOOST_REQUIRE(state_of(c) == phx::channel_state::joined);
     return *j.join_ref;
+  }
+
+  /// What the facade sends with a push, leave or join: the hooks in a guard.
+  static std::shared_ptr<phx::push_guard> guard(std::shared_ptr<phx::push_hooks> h) {
+    return std::make_shared<phx::push_guard>(std::move(h), nullptr);
   }
 
   /// Pushes through the facade path; the hooks record the outcome.
@@ -325,7 +331,7 @@ struct fixture {
                                         const std::string& event, payload p = payload{},
                                         caf::timespan timeout = 10s) {
     auto h = std::make_shared<phx::push_hooks>(hooks->gate);
-    caf::anon_send(c->hdl, phx::push_atom::value, event, std::move(p), timeout, h);
+    caf::anon_send(c->hdl, phx::push_atom::value, event, std::move(p), timeout, guard(h));
     run();
     return h;
   }

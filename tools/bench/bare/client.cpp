@@ -313,73 +313,48 @@ void echo(const args& a, report& out) {
   auto text = a.text("payload");
   payload.Parse(text.c_str());
   if (payload.HasParseError() || !payload.IsObject())
-    throw std::invalid_argument("--payload must be a JSON object");
-  auto total = static_cast<uint64_t>(a.number("count", 100000));
-  auto window = static_cast<uint64_t>(a.number("window", 100));
+    throw usage_error("--payload must be a JSON object");
+  // The same measurement and warm-up as the phx client's (bench/measure.hpp).
+  echo_run run{static_cast<uint64_t>(a.number("warmup", 0)),
+               static_cast<uint64_t>(a.number("count", 100000)),
+               static_cast<uint64_t>(a.number("window", 100))};
   runtime rt{a.number("nodelay", 0) != 0};
   auto cn = std::make_shared<conn>(rt.c, url, "room:bench");
   std::promise<void> joined;
-  std::promise<void> done;
-  std::vector<double> sent_at;
-  std::vector<double> latencies;
-  latencies.reserve(total);
-  uint64_t sent = 0;
-  uint64_t received = 0;
-  uint64_t mismatched = 0;
-  double t0 = 0;
-  double c0 = 0;
-  double t1 = 0;
-  double c1 = 0;
   uint64_t ref_base = 0;
+  // Push i carries ref ref_base + i + 1: the echo connection sends nothing else.
   auto push_next = [&](conn& k) {
-    auto ref = k.ref();
-    sent_at.push_back(now_s());
-    ++sent;
-    k.send(encode(k.join_ref, ref, k.topic, "echo", payload));
+    run.next();
+    k.send(encode(k.join_ref, k.ref(), k.topic, "echo", payload));
   };
   cn->on_joined = [&](conn&) { joined.set_value(); };
   cn->on_frame = [&](conn& k, inbound& in) {
     if (!in.status || !in.ref)
       return;
     auto idx = std::strtoull(in.ref, nullptr, 10) - ref_base - 1;
-    if (idx >= sent_at.size())
+    if (idx >= run.sent)
       return;
-    if (std::strcmp(in.status, "ok") != 0 || k.join_ref.empty())
-      ++mismatched;
-    else if (received == 0) {
+    bool ok = std::strcmp(in.status, "ok") == 0 && !k.join_ref.empty();
+    if (ok && run.received == 0) {
       // The first reply must echo the payload (checked once: it costs).
       auto resp = in.doc[4].FindMember("response");
-      if (resp == in.doc[4].MemberEnd() || !(resp->value == payload))
-        ++mismatched;
+      ok = resp != in.doc[4].MemberEnd() && resp->value == payload;
     }
-    latencies.push_back((now_s() - sent_at[idx]) * 1000);
-    if (++received == total) {
-      t1 = now_s();
-      c1 = cpu_s();
-      done.set_value();
-      return;
-    }
-    if (sent < total)
+    if (run.on_reply(idx, ok))
       push_next(k);
   };
   rt.post([&] { cn->start(); });
   auto jf = joined.get_future();
   wait(jf, 10, "the join");
-  auto df = done.get_future();
   rt.post([&] {
     ref_base = cn->next_ref;
-    t0 = now_s();
-    c0 = cpu_s();
-    for (uint64_t i = 0; i < window && sent < total; ++i)
+    run.begin();
+    for (uint64_t i = 0; i < run.window && run.sent < run.total; ++i)
       push_next(*cn);
   });
-  wait(df, 120, "the echo replies");
-  auto n = double(received);
-  out.add("round_trips", n).add("errors", double(mismatched))
-    .add("wall_s", t1 - t0).add("cpu_s", c1 - c0)
-    .add("rt_per_s", n / (t1 - t0)).add("cpu_s_per_100k", (c1 - c0) / n * 1e5)
-    .add("p50_ms", quantile(latencies, 0.5)).add("p99_ms", quantile(latencies, 0.99))
-    .add("peak_rss_kib", double(peak_rss_kib()));
+  run.done.wait_for(120, "the echo replies");
+  // The io thread is done with `run`: its last reply fired the signal.
+  run.write(out);
 }
 
 void fanin(const args& a, report& out) {
@@ -559,12 +534,31 @@ void storm(const args& a, report& out) {
     .add("peak_connects_sliding_1s", double(peak_in_window(ts)));
 }
 
+/// The options of each workload (names without "--").
+std::vector<std::string> options_of(const std::string& workload) {
+  std::vector<std::string> common = {"workload", "url"};
+  std::vector<std::string> own;
+  if (workload == "echo")
+    own = {"payload", "count", "warmup", "window", "nodelay"};
+  else if (workload == "fanin")
+    own = {"count", "chunk"};
+  else if (workload == "scale")
+    own = {"sockets", "heartbeat-ms", "hold-ms"};
+  else if (workload == "storm")
+    own = {"sockets", "jitter-ms", "reconnect-ms"};
+  else
+    throw usage_error("unknown --workload " + workload + " (echo, fanin, scale or storm)");
+  common.insert(common.end(), own.begin(), own.end());
+  return common;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   try {
     args a{argc, argv};
     auto workload = a.text("workload");
+    a.allow(options_of(workload), "phx-bench-bare --workload " + workload);
     report out;
     out.add("client", std::string{"bare"}).add("workload", workload);
     if (workload == "echo")
@@ -573,14 +567,15 @@ int main(int argc, char** argv) {
       fanin(a, out);
     else if (workload == "scale")
       scale(a, out);
-    else if (workload == "storm")
-      storm(a, out);
     else
-      throw std::invalid_argument("unknown --workload " + workload);
+      storm(a, out);
     out.print();
     // The measurement is done: tearing 10,000 connections down gracefully
     // would only add minutes to the run.
     std::_Exit(0);
+  } catch (const usage_error& e) {
+    std::cerr << "phx-bench-bare: " << e.what() << "\n";
+    return usage_exit_code;
   } catch (const std::exception& e) {
     std::cerr << "phx-bench-bare: " << e.what() << "\n";
     return 1;

@@ -99,12 +99,16 @@ bool rapidjson_round(const std::string& frame_text, size_t& sink) {
 int main(int argc, char** argv) {
   try {
     args a{argc, argv};
+    a.allow({"seconds-ms", "payload", "format"}, "phx-bench-codec");
     double seconds = double(a.number("seconds-ms", 2000)) / 1000.0;
     auto payload_text = a.text("payload", default_payload().c_str());
-    bool as_json = a.text("format", "table") == "json";
+    auto format = a.text("format", "table");
+    if (format != "table" && format != "json")
+      throw usage_error("--format is table or json, not '" + format + "'");
+    bool as_json = format == "json";
     auto payload = phx::protocol::payload::parse(payload_text);
     if (!payload || !payload->is_json() || !payload->json().IsObject())
-      throw std::invalid_argument("--payload must be a JSON object");
+      throw usage_error("--payload must be a JSON object");
     message push;
     push.join_ref = "3";
     push.ref = "42";
@@ -185,6 +189,9 @@ int main(int argc, char** argv) {
     if (sink == 0)
       return 3; // keeps the work observable to the optimizer
     return 0;
+  } catch (const usage_error& e) {
+    std::cerr << "phx-bench-codec: " << e.what() << "\n";
+    return usage_exit_code;
   } catch (const std::exception& e) {
     std::cerr << "phx-bench-codec: " << e.what() << "\n";
     return 1;

@@ -7,12 +7,17 @@
 //     (what a SOCKET or a CHANNEL answers);
 //   - CPU per message hop between two actors on phx's io scheduler (the
 //     facade's default), pipelined with a window of 100 as the echo workload.
+// How many hops an echo round trip of phx takes is counted, not assumed: the
+// harness runs phx-bench-client with one message per actor activation and
+// reads its activations per round trip. The last figure here checks that way
+// of counting on a ping-pong, whose round trip is known to be 2 messages.
 //
 //   phx-bench-floor [--actors 10000] [--hops 2000000] [--window 100]
 // Prints one JSON line (the harness reads it; docs/benchmarks.md explains it).
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -28,6 +33,7 @@
 
 #include "bench/measure.hpp"
 #include "phx/actors/actors.hpp"
+#include "phx/transport/io_scheduler.hpp"
 
 namespace {
 
@@ -172,16 +178,39 @@ void hops(caf::actor_system& sys, uint64_t round_trips, uint64_t window, report&
     .add("hops_per_s", n / wall);
 }
 
+/// Counts a ping-pong's messages the way the harness counts phx's echo hops
+/// (actor activations on an io scheduler that handles one message per
+/// activation): a round trip is 2 messages, so the figure must be about 2
+/// (plus the few activations of spawning the pair).
+void counted_hops(uint64_t round_trips, uint64_t window, report& out) {
+  // Never freed (as everything else here): the process ends with _Exit.
+  auto* cfg = new caf::actor_system_config;
+  phx::use_io_scheduler(*cfg);
+  cfg->set("scheduler.max-throughput", size_t{1});
+  auto* sys = new caf::actor_system{*cfg};
+  auto jobs = [sys] { return phx::transport::io_scheduler_stats_of(*sys)->jobs_run; };
+  auto j0 = jobs();
+  countdown done{1};
+  auto p = sys->spawn(pong);
+  auto q = sys->spawn(ping, p, round_trips, window, &done);
+  done.wait("the counted ping-pong");
+  auto j1 = jobs();
+  out.add("counted_pingpong_messages_per_round_trip", double(j1 - j0) / double(round_trips));
+  caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   try {
     args a{argc, argv};
+    a.allow({"actors", "hops", "window"}, "phx-bench-floor");
     auto actors = static_cast<size_t>(a.number("actors", 10000));
     auto hop_count = static_cast<uint64_t>(a.number("hops", 2000000));
     auto window = static_cast<uint64_t>(a.number("window", 100));
     if (actors == 0 || hop_count < 20 || window == 0)
-      throw std::invalid_argument("--actors and --window must be positive, --hops at least 20");
+      throw usage_error("--actors and --window must be positive, --hops at least 20");
     caf::actor_system_config cfg;
     phx::use_io_scheduler(cfg);
     caf::actor_system sys{cfg};
@@ -192,9 +221,13 @@ int main(int argc, char** argv) {
     idle_actors(sys, "one_handler", one_handler, actors, out, keep);
     idle_actors(sys, "fifteen_handlers", fifteen_handlers, actors, out, keep);
     hops(sys, hop_count / 2, window, out);
+    counted_hops(std::max<uint64_t>(hop_count / 20, 1000), window, out);
     out.print();
     // Measured: skip the teardown of 2 x actors actors.
     std::_Exit(0);
+  } catch (const usage_error& e) {
+    std::cerr << "phx-bench-floor: " << e.what() << "\n";
+    std::_Exit(usage_exit_code);
   } catch (const std::exception& e) {
     std::cerr << "phx-bench-floor: " << e.what() << "\n";
     std::_Exit(1);

@@ -72,20 +72,42 @@ function bounded (promise, seconds, what) {
   return Promise.race([promise, t]).finally(() => clearTimeout(timer))
 }
 
+/** A command line the client cannot run: printed, then exit code 2 (a failed run exits 1). */
+class UsageError extends Error {}
+
 /** `--name value` pairs. */
 function parseArgs (argv) {
   const out = {}
   for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i].startsWith('--') || i + 1 >= argv.length) throw new Error(`expected --name value pairs, got '${argv[i]}'`)
+    if (!argv[i].startsWith('--') || i + 1 >= argv.length) throw new UsageError(`expected --name value pairs, got '${argv[i]}'`)
     out[argv[i].slice(2)] = argv[i + 1]
   }
   return out
 }
 
+/** Options of every workload, then of each (as phx-bench-client and phx-bench-bare know them). */
+const COMMON_OPTIONS = ['workload', 'url', 'heartbeat-ms', 'jitter-ms', 'reconnect-ms']
+const WORKLOAD_OPTIONS = {
+  echo: ['payload', 'count', 'warmup', 'window'],
+  fanin: ['count', 'chunk'],
+  scale: ['sockets', 'hold-ms'],
+  storm: ['sockets']
+}
+
+/** Refuses an option the workload would silently ignore. */
+function allow (args) {
+  const own = WORKLOAD_OPTIONS[args.workload]
+  if (!own) throw new UsageError(`unknown --workload ${args.workload} (${Object.keys(WORKLOAD_OPTIONS).join(', ')})`)
+  const known = [...COMMON_OPTIONS, ...own]
+  for (const name of Object.keys(args)) {
+    if (!known.includes(name)) throw new UsageError(`unknown option --${name} for --workload ${args.workload} (known: ${known.map(k => '--' + k).join(', ')})`)
+  }
+}
+
 function num (args, name, fallback) {
   if (args[name] === undefined) return fallback
   const v = Number(args[name])
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} wants a non-negative integer, got '${args[name]}'`)
+  if (!Number.isInteger(v) || v < 0) throw new UsageError(`--${name} wants a non-negative integer, got '${args[name]}'`)
   return v
 }
 
@@ -133,6 +155,7 @@ async function echo (args, out) {
   const warmup = num(args, 'warmup', 0)
   const total = warmup + num(args, 'count', 100000)
   const window = num(args, 'window', 100)
+  if (total === warmup || window === 0) throw new UsageError('--count and --window must be positive')
   const socket = makeSocket(args)
   socket.connect()
   const channel = socket.channel('room:bench', {})
@@ -169,6 +192,7 @@ async function echo (args, out) {
   const n = received - warmup
   Object.assign(out, {
     round_trips: n,
+    warmup,
     errors,
     wall_s: t1 - t0,
     cpu_s: c1 - c0,
@@ -183,7 +207,7 @@ async function echo (args, out) {
 async function fanin (args, out) {
   const total = num(args, 'count', 200000)
   const chunk = num(args, 'chunk', 100000)
-  if (chunk === 0) throw new Error('--chunk must be positive')
+  if (chunk === 0) throw new UsageError('--chunk must be positive')
   const floods = Math.ceil(total / chunk)
   const socket = makeSocket(args)
   socket.connect()
@@ -296,16 +320,20 @@ async function storm (args, out) {
 
 async function main () {
   const args = parseArgs(process.argv.slice(2))
-  if (!args.url) throw new Error('missing option --url')
+  allow(args)
+  if (!args.url) throw new UsageError('missing option --url')
+  if (args.payload === undefined && args.workload === 'echo') throw new UsageError('missing option --payload')
   const workloads = { echo, fanin, scale, storm }
-  const run = workloads[args.workload]
-  if (!run) throw new Error('unknown --workload ' + args.workload)
   const out = { client: 'phoenix_js', workload: args.workload }
-  await run(args, out)
+  await workloads[args.workload](args, out)
   process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0))
 }
 
 main().catch(e => {
+  if (e instanceof UsageError) {
+    process.stderr.write('phoenix.js bench client: ' + e.message + '\n')
+    process.exit(2)
+  }
   process.stderr.write('phoenix.js bench client: ' + (e && e.stack ? e.stack : e) + '\n')
   process.exit(1)
 })

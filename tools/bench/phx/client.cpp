@@ -30,6 +30,7 @@
 #include "bench/measure.hpp"
 #include "phx/actors/socket.hpp"
 #include "phx/phx.hpp"
+#include "phx/transport/io_scheduler.hpp"
 
 namespace {
 
@@ -42,6 +43,9 @@ using namespace std::chrono_literals;
 /// `--scheduler caf-defaults` CAF's own settings. Experiments with CAF's
 /// workers: `--caf-max-threads N`, `--caf-poll-attempts N` (see
 /// docs/benchmarks.md); likewise `--timeout-ms`, the push timeout, 10 s by default.
+/// `--caf-max-throughput N`: at most N messages per activation; with 1 the
+/// echo's `actor_jobs_per_round_trip` counts the messages the actors handle
+/// per round trip (the harness's hop count for the floor).
 struct bench_config : caf::actor_system_config {
   bench_config() {
     phx::add_message_types(*this);
@@ -49,6 +53,8 @@ struct bench_config : caf::actor_system_config {
       phx::use_io_scheduler(*this);
     else if (scheduler == "caf")
       phx::tune_scheduler(*this);
+    if (max_throughput > 0)
+      set("scheduler.max-throughput", static_cast<size_t>(max_throughput));
     if (max_threads > 0)
       set("scheduler.max-threads", static_cast<size_t>(max_threads));
     if (poll_attempts >= 0) {
@@ -59,67 +65,16 @@ struct bench_config : caf::actor_system_config {
   static inline std::string scheduler = "io";
   static inline long max_threads = 0;
   static inline long poll_attempts = -1;
+  static inline long max_throughput = 0;
 };
 
-/// The echo measurement, shared by both APIs: a window of pushes in flight,
-/// the first `warmup` round trips unmeasured.
-struct echo_run {
-  uint64_t warmup = 0;
-  uint64_t total = 0;
-  uint64_t window = 100;
-  std::vector<double> sent_at;
-  std::vector<double> latencies;
-  uint64_t sent = 0;
-  uint64_t received = 0;
-  uint64_t errors = 0;
-  double t0 = 0;
-  double c0 = 0;
-  double t1 = 0;
-  double c1 = 0;
-  once_signal done;
-
-  /// Records a reply to push `idx`; true if another push should go out.
-  bool on_reply(uint64_t idx, bool ok) {
-    if (!ok)
-      ++errors;
-    if (received >= warmup)
-      latencies.push_back((now_s() - sent_at[idx]) * 1000);
-    if (++received == warmup) {
-      t0 = now_s();
-      c0 = cpu_s();
-    }
-    if (received == total) {
-      t1 = now_s();
-      c1 = cpu_s();
-      done.fire();
-      return false;
-    }
-    return sent < total;
-  }
-
-  /// Starts the clock now when there is no warmup.
-  void begin() {
-    if (warmup == 0) {
-      t0 = now_s();
-      c0 = cpu_s();
-    }
-  }
-
-  /// The index of the next push.
-  uint64_t next() {
-    sent_at.push_back(now_s());
-    return sent++;
-  }
-
-  void write(report& out) {
-    auto n = double(received - warmup);
-    out.add("round_trips", n).add("errors", double(errors))
-      .add("wall_s", t1 - t0).add("cpu_s", c1 - c0)
-      .add("rt_per_s", n / (t1 - t0)).add("cpu_s_per_100k", (c1 - c0) / n * 1e5)
-      .add("p50_ms", quantile(latencies, 0.5)).add("p99_ms", quantile(latencies, 0.99))
-      .add("peak_rss_kib", double(peak_rss_kib()));
-  }
-};
+/// Counts the actor activations of `sys` when it runs on the io scheduler
+/// (with `--caf-max-throughput 1`, one per message); nothing otherwise.
+void count_jobs(echo_run& run, caf::actor_system& sys) {
+  if (!phx::transport::io_scheduler_stats_of(sys))
+    return;
+  run.jobs = [&sys] { return uint64_t(phx::transport::io_scheduler_stats_of(sys)->jobs_run); };
+}
 
 /// Join progress of many sockets, from many threads.
 struct join_tally {
@@ -228,6 +183,7 @@ phx::channel_actor join_actor_channel(caf::actor_system& sys, phx::socket_actor 
 void echo_facade(const args& a, report& out, echo_run& run) {
   bench_config cfg;
   caf::actor_system sys{cfg};
+  count_jobs(run, sys);
   auto body = phx::json(a.text("payload"));
   phx::socket sock{sys, a.text("url"), facade_options(a)};
   sock.connect();
@@ -317,6 +273,7 @@ caf::behavior echo_driver(caf::stateful_actor<echo_driver_state>* self, phx::cha
 void echo_actor(const args& a, report& out, echo_run& run) {
   bench_config cfg;
   caf::actor_system sys{cfg};
+  count_jobs(run, sys);
   auto body = phx::json(a.text("payload"));
   auto sock = spawn_actor_socket(sys, a);
   auto ch = join_actor_channel(sys, sock, "room:bench");
@@ -624,35 +581,54 @@ void storm(const args& a, report& out, bool actor_api) {
     .add("peak_connects_sliding_1s", double(peak_in_window(opens)));
 }
 
+/// The options of each workload (names without "--").
+std::vector<std::string> options_of(const std::string& workload) {
+  std::vector<std::string> known = {"api", "workload", "url", "scheduler", "caf-max-threads",
+                                    "caf-poll-attempts", "caf-max-throughput", "io-threads",
+                                    "heartbeat-ms", "timeout-ms", "jitter-ms", "reconnect-ms"};
+  std::vector<std::string> own;
+  if (workload == "echo")
+    own = {"payload", "count", "warmup", "window", "request-timeout-ms"};
+  else if (workload == "fanin")
+    own = {"count", "chunk"};
+  else if (workload == "scale")
+    own = {"sockets", "hold-ms"};
+  else if (workload == "storm")
+    own = {"sockets"};
+  else
+    throw usage_error("unknown --workload " + workload + " (echo, fanin, scale or storm)");
+  known.insert(known.end(), own.begin(), own.end());
+  return known;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   try {
     args a{argc, argv};
+    auto workload = a.text("workload");
+    a.allow(options_of(workload), "phx-bench-client --workload " + workload);
     auto api = a.text("api");
     if (api != "facade" && api != "actor")
-      throw std::invalid_argument("--api is facade or actor");
+      throw usage_error("--api is facade or actor");
     bool actor_api = api == "actor";
     bench_config::scheduler = a.text("scheduler", "io");
     if (bench_config::scheduler != "io" && bench_config::scheduler != "caf"
         && bench_config::scheduler != "caf-defaults")
-      throw std::invalid_argument("--scheduler is io, caf or caf-defaults");
+      throw usage_error("--scheduler is io, caf or caf-defaults");
     bench_config::max_threads = a.number("caf-max-threads", 0);
     bench_config::poll_attempts = a.number("caf-poll-attempts", -1);
+    bench_config::max_throughput = a.number("caf-max-throughput", 0);
     // The io runtime starts on first use: with --io-threads N, here and with N threads.
     if (auto n = a.number("io-threads", 0); n > 0)
       phx::transport::io_runtime::instance(static_cast<size_t>(n));
-    auto workload = a.text("workload");
     report out;
     out.add("client", std::string{actor_api ? "phx_actor" : "phx"}).add("workload", workload)
       .add("scheduler", bench_config::scheduler);
     if (workload == "echo") {
-      echo_run run;
-      run.warmup = static_cast<uint64_t>(a.number("warmup", 0));
-      run.total = run.warmup + static_cast<uint64_t>(a.number("count", 100000));
-      run.window = static_cast<uint64_t>(a.number("window", 100));
-      run.sent_at.reserve(run.total);
-      run.latencies.reserve(run.total);
+      echo_run run{static_cast<uint64_t>(a.number("warmup", 0)),
+                   static_cast<uint64_t>(a.number("count", 100000)),
+                   static_cast<uint64_t>(a.number("window", 100))};
       if (actor_api)
         echo_actor(a, out, run);
       else
@@ -662,7 +638,7 @@ int main(int argc, char** argv) {
       run.total = static_cast<uint64_t>(a.number("count", 200000));
       run.chunk = static_cast<uint64_t>(a.number("chunk", 100000));
       if (run.chunk == 0)
-        throw std::invalid_argument("--chunk must be positive");
+        throw usage_error("--chunk must be positive");
       run.floods = (run.total + run.chunk - 1) / run.chunk;
       if (actor_api)
         fanin_actor(a, out, run);
@@ -670,14 +646,15 @@ int main(int argc, char** argv) {
         fanin_facade(a, out, run);
     } else if (workload == "scale") {
       scale(a, out, actor_api);
-    } else if (workload == "storm") {
-      storm(a, out, actor_api);
     } else {
-      throw std::invalid_argument("unknown --workload " + workload);
+      storm(a, out, actor_api);
     }
     out.print();
     // Measured: skip the teardown of every socket and of the actor system.
     std::_Exit(0);
+  } catch (const usage_error& e) {
+    std::cerr << "phx-bench-client: " << e.what() << "\n";
+    std::_Exit(usage_exit_code);
   } catch (const std::exception& e) {
     std::cerr << "phx-bench-client: " << e.what() << "\n";
     std::_Exit(1);

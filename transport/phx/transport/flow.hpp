@@ -41,6 +41,7 @@ public:
 
   /// Units and bytes taken and not given back.
   size_t units() const noexcept { return units_.load(std::memory_order_relaxed); }
+  /// Bytes taken and not given back.
   size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
 
   /// True while the producer is paused.
@@ -71,8 +72,10 @@ public:
   /// A ticket for `units` units of `bytes` in all, already taken from `c`.
   flow_ticket(std::shared_ptr<credit> c, size_t bytes, size_t units = 1);
 
+  /// True while the ticket holds credit.
   explicit operator bool() const noexcept { return static_cast<bool>(unit_); }
 
+  /// Serializes as a name only: credit never crosses nodes.
   template <class Inspector>
   friend typename Inspector::result_type inspect(Inspector& f, flow_ticket&) {
     return f(caf::meta::type_name("phx::transport::flow_ticket"));

@@ -68,6 +68,12 @@ struct connect_request {
   /// network pauses while the bound is reached (backpressure, no loss). Null:
   /// unbounded. Local only (not serialized).
   std::shared_ptr<credit> inbound;
+  /// Bound on outbound frames handed to this connection and not yet written
+  /// to the network. The sender takes a unit of the frame's payload size
+  /// before it sends a frame; the io side gives it back once websocketpp's
+  /// write of that frame completed, or the frame was dropped. Null:
+  /// unbounded. Local only (not serialized).
+  std::shared_ptr<credit> outbound;
 };
 
 /// Why a connection attempt failed before it opened.
@@ -150,6 +156,8 @@ using listener_actor = caf::typed_actor<
 using transport_actor = caf::typed_actor<
   // Send one frame; frames go out in the order received. Frames sent before
   // the open wait and go out right after it; after the end they are dropped.
+  // Each frame's unit of the request's `outbound` credit (its payload size) is
+  // given back once its write completed or it was dropped.
   caf::reacts_to<frame_atom, protocol::frame>,
   // Send several frames in order (a flushed buffer).
   caf::reacts_to<frame_atom, std::vector<protocol::frame>>,

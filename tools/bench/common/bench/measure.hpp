@@ -2,9 +2,10 @@
 
 // What every C++ benchmark client measures and how it reports: CPU time of
 // its own process (getrusage), RSS and thread count (/proc/self/status),
-// latency percentiles, bounded waits for other threads, a tiny command line
-// reader, a blocking loopback HTTP GET for the server's admin endpoints, and
-// one JSON line of results.
+// latency percentiles, bounded waits for other threads, the echo measurement
+// with its warm-up, a tiny command line reader that refuses unknown options,
+// a blocking loopback HTTP GET for the server's admin endpoints, and one JSON
+// line of results.
 // Header-only and free of phx, CAF and websocketpp: the bare client uses it too.
 
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <stdexcept>
@@ -158,6 +160,16 @@ private:
 
 // -- command line ------------------------------------------------------------------
 
+/// A command line the client cannot run: printed, then the exit code is
+/// `usage_exit_code` (a run that failed exits 1).
+class usage_error : public std::invalid_argument {
+public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// The exit code of a wrong command line (unknown option, bad value).
+constexpr int usage_exit_code = 2;
+
 /// `--name value` pairs; every option of a benchmark client has a value.
 class args {
 public:
@@ -165,8 +177,21 @@ public:
     for (int i = 1; i < argc; ++i) {
       std::string key = argv[i];
       if (key.rfind("--", 0) != 0 || i + 1 >= argc)
-        throw std::invalid_argument("expected --name value pairs, got '" + key + "'");
+        throw usage_error("expected --name value pairs, got '" + key + "'");
       values_[key.substr(2)] = argv[++i];
+    }
+  }
+
+  /// Refuses every option not in `known` (names without "--"): an option a
+  /// client would silently ignore makes its figures mean something else.
+  void allow(const std::vector<std::string>& known, const std::string& context) const {
+    for (auto& [name, value] : values_) {
+      if (std::find(known.begin(), known.end(), name) != known.end())
+        continue;
+      std::string list;
+      for (auto& k : known)
+        list += (list.empty() ? "--" : ", --") + k;
+      throw usage_error("unknown option --" + name + " for " + context + " (known: " + list + ")");
     }
   }
 
@@ -176,7 +201,7 @@ public:
     if (i != values_.end())
       return i->second;
     if (fallback == nullptr)
-      throw std::invalid_argument("missing option --" + name);
+      throw usage_error("missing option --" + name);
     return fallback;
   }
 
@@ -188,8 +213,7 @@ public:
     char* end = nullptr;
     auto v = std::strtol(i->second.c_str(), &end, 10);
     if (end == i->second.c_str() || *end != '\0' || v < 0)
-      throw std::invalid_argument("--" + name + " wants a non-negative integer, got '"
-                                  + i->second + "'");
+      throw usage_error("--" + name + " wants a non-negative integer, got '" + i->second + "'");
     return v;
   }
 
@@ -290,6 +314,93 @@ public:
 
 private:
   std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+// -- the echo measurement ------------------------------------------------------------
+
+/// The echo workload's measurement, the same for every C++ client: `window`
+/// pushes in flight (each reply sends the next push), the first `warmup` round
+/// trips unmeasured (clock, CPU and latencies start at the warmup-th reply),
+/// then `total - warmup` measured. Not thread-safe: the client serializes
+/// calls (one io thread, or its own lock).
+struct echo_run {
+  uint64_t warmup = 0;
+  uint64_t total = 0;
+  uint64_t window = 100;
+  /// Optional: a count of work the client's runtime did (phx: actor
+  /// activations), read where the measured part starts and ends.
+  std::function<uint64_t()> jobs;
+  std::vector<double> sent_at;
+  std::vector<double> latencies;
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  uint64_t errors = 0;
+  double t0 = 0;
+  double c0 = 0;
+  double t1 = 0;
+  double c1 = 0;
+  uint64_t j0 = 0;
+  uint64_t j1 = 0;
+  once_signal done;
+
+  /// Sizes the run: `count` measured round trips after `warmup` others.
+  echo_run(uint64_t warmup_round_trips, uint64_t count, uint64_t in_flight)
+    : warmup(warmup_round_trips), total(warmup_round_trips + count), window(in_flight) {
+    if (count == 0 || window == 0)
+      throw usage_error("--count and --window must be positive");
+    sent_at.reserve(total);
+    latencies.reserve(count);
+  }
+
+  /// Records a reply to push `idx`; true if another push should go out.
+  bool on_reply(uint64_t idx, bool ok) {
+    if (!ok)
+      ++errors;
+    if (received >= warmup)
+      latencies.push_back((now_s() - sent_at[idx]) * 1000);
+    if (++received == warmup)
+      start_clock();
+    if (received == total) {
+      t1 = now_s();
+      c1 = cpu_s();
+      j1 = jobs ? jobs() : 0;
+      done.fire();
+      return false;
+    }
+    return sent < total;
+  }
+
+  /// Call before the first push: starts the clock now when there is no warmup.
+  void begin() {
+    if (warmup == 0)
+      start_clock();
+  }
+
+  /// The index of the next push.
+  uint64_t next() {
+    sent_at.push_back(now_s());
+    return sent++;
+  }
+
+  /// The measured round trips' figures.
+  void write(report& out) const {
+    auto n = double(received - warmup);
+    out.add("round_trips", n).add("warmup", double(warmup)).add("errors", double(errors))
+      .add("wall_s", t1 - t0).add("cpu_s", c1 - c0)
+      .add("rt_per_s", n / (t1 - t0)).add("cpu_s_per_100k", (c1 - c0) / n * 1e5);
+    auto lat = latencies;
+    out.add("p50_ms", quantile(lat, 0.5)).add("p99_ms", quantile(lat, 0.99))
+      .add("peak_rss_kib", double(peak_rss_kib()));
+    if (jobs)
+      out.add("actor_jobs_per_round_trip", double(j1 - j0) / n);
+  }
+
+private:
+  void start_clock() {
+    t0 = now_s();
+    c0 = cpu_s();
+    j0 = jobs ? jobs() : 0;
+  }
 };
 
 } // namespace phx::bench
