@@ -25,14 +25,24 @@ install(FILES "${PROJECT_BINARY_DIR}/copyright"
 install(FILES "${PROJECT_BINARY_DIR}/copyright"
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/phx-tools COMPONENT tools)
 
+# cpack (and the deb_packages test inside ctest) packages what is built: it
+# never starts a build of the whole tree ("preinstall") of its own.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "phx")
 set(CPACK_PACKAGE_VENDOR "the phx authors")
-set(CPACK_PACKAGE_CONTACT "phx maintainers <phx@localhost>")
+# Whoever builds packages for others names themselves: -DPHX_DEB_MAINTAINER="Name <mail>".
+set(PHX_DEB_MAINTAINER "phx maintainers <phx-maintainers@example.org>" CACHE STRING
+    "Maintainer field of the Debian packages")
+set(CPACK_PACKAGE_CONTACT "${PHX_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+# Each package's summary is the first line of its CPACK_DEBIAN_<COMPONENT>_DESCRIPTION:
+# CPackDeb prepends the project's summary unless it is CPack's default one.
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_NAME} built using CMake")
 set(CPACK_RESOURCE_FILE_LICENSE "${PROJECT_SOURCE_DIR}/LICENSE")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+# Executables without their debug information (static libraries keep theirs).
+set(CPACK_STRIP_FILES ON)
 set(CPACK_COMPONENTS_ALL dev tools)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -53,29 +63,29 @@ if(phx_deb_arch)
 endif()
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
     "libcaf-dev (>= 0.17.6), libcaf-dev (<< 0.18~), rapidjson-dev, libboost-system-dev (>= 1.74), libssl-dev")
-set(CPACK_COMPONENT_DEV_DESCRIPTION
-    "Phoenix Channels client framework for the C++ Actor Framework (development files)
- phx is a C++17 client for Phoenix Channels built on CAF 0.17: the socket,
- each channel and each pending push are actors; a small facade (phx::socket,
- phx::channel, phx::push, phx::presence) serves users who do not know CAF.
- .
- This package holds the static libraries, the headers, the CMake package
- (find_package(phx)) and the pkg-config file (phx.pc).")
+set(CPACK_DEBIAN_DEV_DESCRIPTION
+    "Phoenix Channels client framework for CAF (development files)
+phx is a C++17 client for Phoenix Channels built on the C++ Actor Framework
+(CAF 0.17): the socket, each channel and each pending push are actors, and a
+small facade (phx::socket, phx::channel, phx::push, phx::presence) serves
+users who do not know CAF. This package holds the static libraries, the
+headers, the CMake package (find_package(phx)) and the pkg-config file.")
 
 # phx-tools: its Depends are computed from the binaries (dpkg-shlibdeps).
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME "phx-tools")
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SHLIBDEPS ON)
-set(CPACK_COMPONENT_TOOLS_DESCRIPTION
+set(CPACK_DEBIAN_TOOLS_DESCRIPTION
     "Phoenix Channels command-line client and test server
- phx is a client for Phoenix Channels for scripts (JSON lines, exit codes)
- and terminals (an interactive prompt with line editing and history).
- phx-server is a Phoenix-protocol server for loopback tests and benchmarks.")
+phx is a client for Phoenix Channels for scripts (JSON lines, exit codes)
+and terminals (an interactive prompt with line editing and history).
+phx-server is a Phoenix-protocol server for loopback tests and benchmarks.")
 
 include(CPack)
 
-# The packages built, checked and consumed (label install, as the install check).
-if(PHX_BUILD_TESTS AND PHX_BUILD_TOOLS)
+# The packages built, checked and consumed (label install, as the install check);
+# a sanitizer build makes no release packages, so it does not test them.
+if(PHX_BUILD_TESTS AND PHX_BUILD_TOOLS AND NOT PHX_SANITIZE AND NOT PHX_TSAN)
   add_test(NAME deb_packages
     COMMAND ${CMAKE_COMMAND}
             -DPHX_BUILD_DIR=${PROJECT_BINARY_DIR}

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/message.hpp>
+#include <caf/node_id.hpp>
 #include <caf/sec.hpp>
 
 namespace phx {
@@ -69,6 +71,12 @@ std::string describe(const caf::error& err) {
   if (ctx.match_elements<std::string>())
     return name + ": " + ctx.get_as<std::string>(0);
   return name;
+}
+
+std::string describe_sender(const caf::strong_actor_ptr& sender) {
+  if (!sender)
+    return "an anonymous sender";
+  return "actor " + std::to_string(sender->id()) + " on node " + to_string(sender->node());
 }
 
 void add_message_types(caf::actor_system_config& cfg) {

@@ -52,6 +52,29 @@ protocol::message outgoing(self_ptr self, std::optional<std::string> ref,
   return msg;
 }
 
+// -- the private side ----------------------------------------------------------------
+
+// An internal message from someone not entitled to send it: refused, counted
+// and logged, never handled.
+bool refuse_internal(self_ptr self, const char* what) {
+  auto& st = self->state;
+  ++st.stats.not_entitled;
+  auto from = describe_sender(self->current_sender());
+  log_of(self).warning(component, std::string{"refusing internal message '"} + what + "' on "
+                                    + st.topic + " from " + from);
+  return false;
+}
+
+// Internal messages of the socket come from the current socket only.
+bool from_socket(self_ptr self, const char* what) {
+  return sent_by(self, self->state.socket) || refuse_internal(self, what);
+}
+
+// Timers and restarts come from the channel itself only.
+bool from_self(self_ptr self, const char* what) {
+  return self->current_sender().get() == self->ctrl() || refuse_internal(self, what);
+}
+
 // -- user code -------------------------------------------------------------------------
 
 // User code ran since the last check and threw: report what the gate has not
@@ -814,10 +837,14 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
     // -- from the socket ----------------------------------------------------------------
     // The ticket lives until this handler returns: until the messages are consumed.
     [self](message_atom, std::vector<protocol::message>& msgs, flow_ticket&) {
+      if (!from_socket(self, "message"))
+        return;
       for (auto& msg : msgs)
         on_message(self, std::move(msg));
     },
     [self](opened_atom) {
+      if (!from_socket(self, "opened"))
+        return;
       // After a restart the scheduled rejoin (with backoff) comes first.
       if (self->state.rejoin_after_restart)
         return;
@@ -827,6 +854,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       check_faults(self);
     },
     [self](error_atom, std::string& reason) {
+      if (!from_socket(self, "error"))
+        return;
       auto& st = self->state;
       reset_rejoin(self);
       if (st.state != channel_state::joined && st.state != channel_state::joining)
@@ -845,9 +874,16 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       dispatch(self, std::move(msg));
     },
     // -- supervision ------------------------------------------------------------------
-    [self](crash_atom, std::string& why) { restart_in_place(self, why); },
+    [self](crash_atom, std::string& why) {
+      if (from_self(self, "crash"))
+        restart_in_place(self, why);
+    },
     [self](attach_atom, caf::actor& hdl) {
       auto& st = self->state;
+      if (!sent_by(self, st.supervisor.address())) {
+        refuse_internal(self, "attach");
+        return;
+      }
       auto sock = caf::actor_cast<socket_actor>(hdl);
       if (!sock)
         return;
@@ -861,6 +897,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       check_faults(self);
     },
     [self](duplicate_atom, std::string& by) {
+      if (!from_socket(self, "duplicate"))
+        return;
       auto& st = self->state;
       // A join newer than `by` (refs count up) was sent after it and wins, as in
       // phoenix.js; otherwise two channels rejoining on reopen leave each other.
@@ -874,6 +912,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       check_faults(self);
     },
     [self](refused_atom, std::string& ref, caf::error& err) {
+      if (!from_socket(self, "refused"))
+        return;
       auto& st = self->state;
       if (auto id = st.by_ref.find(ref)) {
         end_push(self, *id, std::move(err));
@@ -892,6 +932,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
     },
     // -- timers -----------------------------------------------------------------------
     [self](rejoin_atom, uint64_t epoch) {
+      if (!from_self(self, "rejoin"))
+        return;
       auto& st = self->state;
       if (epoch != st.rejoin_epoch)
         return;
@@ -902,6 +944,8 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       check_faults(self);
     },
     [self](join_timeout_atom, uint64_t epoch) {
+      if (!from_self(self, "join timeout"))
+        return;
       auto& st = self->state;
       if (epoch != st.join_epoch || !st.join_awaiting)
         return;
@@ -919,13 +963,13 @@ channel_actor::behavior_type channel_impl(self_ptr self, socket_actor socket,
       check_faults(self);
     },
     [self](leave_timeout_atom, uint64_t epoch) {
-      if (epoch != self->state.leave_epoch)
+      if (!from_self(self, "leave timeout") || epoch != self->state.leave_epoch)
         return;
       close_channel(self, "leave timeout");
       check_faults(self);
     },
     [self](push_timeout_atom, uint64_t epoch) {
-      if (epoch == self->state.timer_epoch)
+      if (from_self(self, "push timeout") && epoch == self->state.timer_epoch)
         expire_pushes(self);
     },
   };

@@ -30,6 +30,46 @@ const logger& log_of(self_ptr self) {
   return self->state.ctx->options.logger;
 }
 
+// -- the private side ----------------------------------------------------------------
+
+// An internal message from someone not entitled to send it: refused, counted
+// and logged, never handled.
+bool refuse_internal(self_ptr self, const char* what) {
+  auto& st = self->state;
+  ++st.stats.not_entitled;
+  auto from = describe_sender(self->current_sender());
+  log_of(self).warning(component, std::string{"refusing internal message '"} + what
+                                    + "' from " + from);
+  return false;
+}
+
+// Timers, flushes and restarts come from the socket itself only.
+bool from_self(self_ptr self, const char* what) {
+  return self->current_sender().get() == self->ctrl() || refuse_internal(self, what);
+}
+
+// Transport reports come from the socket's transports only (the current one
+// or one being closed); the io side sends them as the TRANSPORT.
+bool from_transport(self_ptr self, const char* what) {
+  auto& st = self->state;
+  if (st.transport && sent_by(self, st.transport.address()))
+    return true;
+  for (auto& [g, td] : st.closing)
+    if (td.transport && sent_by(self, td.transport.address()))
+      return true;
+  return refuse_internal(self, what);
+}
+
+// A channel's messages come from a channel routed for their topic.
+bool from_channel(self_ptr self, const std::string& topic, const char* what) {
+  auto& sender = self->current_sender();
+  if (auto i = self->state.routes.find(topic); sender && i != self->state.routes.end())
+    for (auto& ch : i->second)
+      if (caf::actor_cast<caf::actor_control_block*>(ch) == sender.get())
+        return true;
+  return refuse_internal(self, what);
+}
+
 // -- user code -------------------------------------------------------------------------
 
 // User code ran since the last check and threw: report what the gate has not
@@ -747,6 +787,11 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       return ch;
     },
     [self](channel_atom, channel_actor& ch, std::string& topic) {
+      // Local only: a remote node must not route a topic to itself.
+      if (!ch || ch->node() != self->node()) {
+        refuse_internal(self, "route");
+        return;
+      }
       add_route(self, std::move(ch), topic);
     },
     [self](remove_atom, channel_actor& ch) {
@@ -754,6 +799,10 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       remove_route(self, ch.address());
     },
     [self](remove_atom, channel_actor& ch, closed_atom) {
+      if (!sent_by(self, ch.address())) {
+        refuse_internal(self, "closed");
+        return;
+      }
       self->demonitor(ch.address());
       remove_route(self, ch.address());
     },
@@ -803,9 +852,19 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       specs.erase(std::remove(specs.begin(), specs.end(), sub), specs.end());
     },
     // -- channels ---------------------------------------------------------------------
-    [self](send_atom, protocol::message& msg) { send_message(self, std::move(msg)); },
+    [self](send_atom, protocol::message& msg) {
+      if (from_channel(self, msg.topic, "send"))
+        send_message(self, std::move(msg));
+      else if (auto& sender = self->current_sender(); sender && msg.ref
+               && sender->node() == self->node())
+        // A local channel no longer routed (removed): its push ends now.
+        refuse(self, sender, msg.ref,
+               caf::make_error(ec::not_entitled, "the channel was removed from its socket"));
+    },
     // -- timers -----------------------------------------------------------------------
     [self](heartbeat_atom, uint64_t epoch) {
+      if (!from_self(self, "heartbeat"))
+        return;
       auto& st = self->state;
       if (epoch != st.heartbeat_epoch || st.conn != connection_state::open)
         return;
@@ -819,6 +878,8 @@ socket_actor::behavior_type socket_impl(self_ptr self,
                          hb_timeout_atom::value, st.heartbeat_epoch);
     },
     [self](hb_timeout_atom, uint64_t epoch) {
+      if (!from_self(self, "heartbeat timeout"))
+        return;
       auto& st = self->state;
       if (epoch != st.heartbeat_epoch || !st.pending_heartbeat || !st.transport)
         return;
@@ -840,6 +901,8 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       after_close(self, 1006, "heartbeat timeout");
     },
     [self](reconnect_atom, uint64_t epoch) {
+      if (!from_self(self, "reconnect"))
+        return;
       auto& st = self->state;
       if (epoch != st.reconnect_epoch || st.manual_disconnect || st.transport)
         return;
@@ -848,6 +911,8 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       start_connect(self);
     },
     [self](teardown_atom, uint64_t g) {
+      if (!from_self(self, "teardown"))
+        return;
       auto& st = self->state;
       auto i = st.closing.find(g);
       if (i == st.closing.end())
@@ -862,10 +927,13 @@ socket_actor::behavior_type socket_impl(self_ptr self,
     // -- transport reports ------------------------------------------------------------
     [self](opened_atom, transport::generation g) {
       auto& st = self->state;
+      // A report of an old connection changes nothing: dropped unchecked.
       if (!is_current(self, g)) {
         log_of(self).debug(component, "ignoring the open of an old connection");
         return;
       }
+      if (!from_transport(self, "opened"))
+        return;
       log_of(self).info(component, "connected");
       ++st.stats.opens;
       set_conn(self, connection_state::open);
@@ -883,7 +951,7 @@ socket_actor::behavior_type socket_impl(self_ptr self,
     [self](frame_atom, transport::generation g, std::vector<protocol::frame>& frames,
            flow_ticket& ticket) {
       auto& st = self->state;
-      if (!is_current(self, g))
+      if (!is_current(self, g) || !from_transport(self, "frame"))
         return;
       std::vector<routed_batch> out;
       for (auto& f : frames) {
@@ -906,28 +974,41 @@ socket_actor::behavior_type socket_impl(self_ptr self,
         self->send(r.channel, message_atom::value, std::move(r.messages), ticket);
       check_faults(self);
     },
-    [self](caf::flush_atom) { flush_out(self); },
+    [self](caf::flush_atom) {
+      if (from_self(self, "flush"))
+        flush_out(self);
+    },
     // -- supervision ------------------------------------------------------------------
-    [self](crash_atom, std::string& why) { restart_in_place(self, why); },
-    [self](halt_atom, caf::error& why) { halt(self, std::move(why)); },
+    [self](crash_atom, std::string& why) {
+      if (from_self(self, "crash"))
+        restart_in_place(self, why);
+    },
+    [self](halt_atom, caf::error& why) {
+      if (sent_by(self, self->state.supervisor.address()))
+        halt(self, std::move(why));
+      else
+        refuse_internal(self, "halt");
+    },
     [self](closed_atom, transport::generation g, uint16_t code, std::string& reason) {
       auto& st = self->state;
-      if (st.closing.count(g) > 0) {
+      bool closing = st.closing.count(g) > 0;
+      if ((!closing && !is_current(self, g)) || !from_transport(self, "closed"))
+        return;
+      if (closing) {
         finish_teardown(self, g, code, reason);
         return;
       }
-      if (!is_current(self, g))
-        return;
       on_closed(self, code, reason);
     },
     [self](failed_atom, transport::generation g, transport::connect_failure& failure) {
       auto& st = self->state;
-      if (st.closing.count(g) > 0) {
+      bool closing = st.closing.count(g) > 0;
+      if ((!closing && !is_current(self, g)) || !from_transport(self, "failed"))
+        return;
+      if (closing) {
         finish_teardown(self, g, 1006, failure.reason);
         return;
       }
-      if (!is_current(self, g))
-        return;
       on_failed(self, failure);
     },
   };

@@ -159,3 +159,16 @@ BOOST_AUTO_TEST_CASE(a_refused_connection_at_the_prompt_exits_1_at_the_open_dead
   BOOST_CHECK_MESSAGE(contains(phx.plain(), "room:lobby join timeout {} (not sent: phx gave up"),
                       phx.plain());
 }
+
+BOOST_AUTO_TEST_CASE(ctrl_c_leaves_disconnects_and_exits) {
+  server_process server;
+  auto phx = start_phx(server.url(), {"--join", "room:lobby"}, "dumb");
+  auto at = expect(phx, "room:lobby join ok");
+  phx.type("push room:lobby ec"); // half typed: Ctrl-C ends the session anyway
+  phx.type("\x03");
+  at = expect(phx, "room:lobby is leaving", at);
+  expect(phx, "closed 1000", at);
+  auto rc = phx.wait_exit(20s);
+  BOOST_REQUIRE_MESSAGE(rc, "phx did not exit\n" + phx.plain());
+  BOOST_CHECK_EQUAL(*rc, 0);
+}

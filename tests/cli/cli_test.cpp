@@ -1,7 +1,14 @@
 // The phx tool against a real phx-server on loopback: every command and
-// every output line type, end of input, bad usage, malformed lines, secrets.
+// every output line type, end of input, bad usage, malformed lines, secrets,
+// and the exit codes with honest outcomes (open, refused, unreachable, a
+// hanging upgrade, HTTP 403, join failed, strict push failure, giving up).
 #define BOOST_TEST_MODULE phx_cli
 #include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -692,4 +699,45 @@ BOOST_AUTO_TEST_CASE(strict_exits_1_on_a_push_that_did_not_end_ok) {
     BOOST_CHECK_EQUAL(phx.finish(), 1);
     BOOST_CHECK(said_on_stderr(phx, "1 input line(s) refused (--strict)"));
   }
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_ends_the_input_like_end_of_file) {
+  server_process server;
+  phx_process phx{server.url(), {"--join", "room:lobby"}};
+  phx.expect(where("join", {{"status", "ok"}}), "join ok");
+  // stdin stays open: the signal alone ends the session, with a leave and a clean close.
+  ::kill(phx.process().pid(), SIGTERM);
+  auto status = phx.process().wait_exit(15s);
+  BOOST_REQUIRE_MESSAGE(status, "phx did not exit on SIGTERM\n" + phx.transcript());
+  BOOST_CHECK_EQUAL(*status, 0);
+  BOOST_CHECK(count_if(phx.lines(), where("state", {{"state", "closed"}})) == 1);
+  BOOST_CHECK_EQUAL(phx.lines().back(), R"({"type":"close","code":1000,"reason":""})");
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_never_answers_the_upgrade_gives_up_at_the_open_deadline) {
+  // A listener that never accepts: the kernel completes the TCP handshake, the
+  // upgrade request is never answered, the attempt hangs.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE_EQUAL(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  BOOST_REQUIRE_EQUAL(::listen(fd, 4), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto url = "ws://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/socket";
+  auto start = std::chrono::steady_clock::now();
+  phx_process phx{url, {"--open-deadline-ms", "300", "--join", "room:lobby"}};
+  auto status = phx.process().wait_exit(15s);
+  ::close(fd);
+  BOOST_REQUIRE_MESSAGE(status, "phx did not exit\n" + phx.transcript());
+  BOOST_CHECK_EQUAL(*status, 1);
+  // The deadline, a leave and an aborted attempt: well within the 10 s open timeout.
+  BOOST_CHECK(std::chrono::steady_clock::now() - start < 6s);
+  BOOST_CHECK_EQUAL(count_if(phx.lines(), where("open")), 0u);
+  BOOST_CHECK_MESSAGE(count_if(phx.lines(), where("join", {{"status", "timeout"},
+                                                           {"reason", "not sent: phx gave up before the connection ever opened"}}))
+                        == 1,
+                      phx.transcript());
 }

@@ -11,6 +11,7 @@
 
 #include "cli.hpp"
 #include "human.hpp"
+#include "session.hpp"
 
 using namespace phx::cli;
 
@@ -430,4 +431,86 @@ BOOST_AUTO_TEST_CASE(clock_time_has_milliseconds) {
   auto t = clock_time(std::chrono::system_clock::now());
   BOOST_REQUIRE_EQUAL(t.size(), 12u);
   BOOST_CHECK(t[2] == ':' && t[5] == ':' && t[8] == '.');
+}
+
+// -- the ledger behind the exit code ----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(the_ledger_counts_each_topic_by_its_latest_join_attempt) {
+  ledger l;
+  auto a = l.add_join("room:a");
+  l.on_channel_state(*a, phx::channel_state::joining);
+  l.opened();
+  BOOST_CHECK_EQUAL(l.join_outcome(*a, "error", ""), "");
+  // The rejoin joined: its latest attempt counts.
+  l.on_channel_state(*a, phx::channel_state::joining);
+  l.join_outcome(*a, "ok", "");
+  BOOST_CHECK(l.failures(false).empty());
+  // A new join of a topic replaces the earlier one: only the new one counts.
+  auto b = l.add_join("room:b");
+  l.join_outcome(*b, "error", "");
+  auto b2 = l.add_join("room:b");
+  l.join_outcome(*b2, "ok", "");
+  BOOST_CHECK(l.failures(false).empty());
+  auto c = l.add_join("room:c");
+  auto f = l.failures(false);
+  BOOST_REQUIRE_EQUAL(f.size(), 1u);
+  BOOST_CHECK_EQUAL(f[0], R"(the join of "room:c" never happened)");
+  l.join_outcome(*c, "error", "");
+  BOOST_CHECK_EQUAL(l.failures(false).at(0), R"(the join of "room:c" ended error)");
+}
+
+BOOST_AUTO_TEST_CASE(the_ledger_says_not_sent_only_for_what_was_never_sent) {
+  ledger l;
+  auto a = l.add_join("room:a");
+  l.on_channel_state(*a, phx::channel_state::joining);
+  // A push made while the channel waits for its join.
+  auto waiting = l.mark_push(a);
+  BOOST_CHECK_EQUAL(l.push_outcome(waiting, "timeout", "push_timeout: no reply in time"),
+                    "not sent: the connection never opened");
+  l.opened();
+  l.on_channel_state(*a, phx::channel_state::joined);
+  // Made before the join but flushed by it: sent, the library's reason stands.
+  auto flushed = l.mark_push(a);
+  l.on_channel_state(*a, phx::channel_state::errored);
+  l.on_channel_state(*a, phx::channel_state::joining);
+  auto buffered = l.mark_push(a);
+  BOOST_CHECK_EQUAL(l.push_outcome(flushed, "timeout", "push_timeout: no reply in time"),
+                    "push_timeout: no reply in time");
+  BOOST_CHECK_EQUAL(l.push_outcome(buffered, "timeout", "x"), "not sent: the channel was not joined");
+  // "failed" is refused locally by definition: the library's reason names why.
+  BOOST_CHECK_EQUAL(l.push_outcome(buffered, "failed", "encode_failed: y"), "encode_failed: y");
+  l.lost();
+  l.on_channel_state(*a, phx::channel_state::joining);
+  l.closing("phx closed");
+  BOOST_CHECK_EQUAL(l.join_outcome(*a, "timeout", "channel_closed: z"),
+                    "not sent: phx closed while the connection was not open");
+  BOOST_CHECK(l.give_up("why"));
+  BOOST_CHECK(!l.give_up("again"));
+  BOOST_CHECK_EQUAL(l.push_outcome(l.mark_push(a), "timeout", ""),
+                    "not sent: phx gave up before the channel joined");
+}
+
+BOOST_AUTO_TEST_CASE(the_ledger_names_every_reason_for_exit_1) {
+  ledger l;
+  auto f = l.failures(false);
+  BOOST_REQUIRE_EQUAL(f.size(), 1u);
+  BOOST_CHECK_EQUAL(f[0], "the connection never opened");
+  l.opened();
+  auto a = l.add_join("room:a");
+  l.on_channel_state(*a, phx::channel_state::joining);
+  l.join_outcome(*a, "ok", "");
+  l.on_channel_state(*a, phx::channel_state::joined);
+  l.push_outcome(l.mark_push(a), "error", "");
+  l.refused_line();
+  BOOST_CHECK(l.failures(false).empty());
+  auto strict = l.failures(true);
+  BOOST_REQUIRE_EQUAL(strict.size(), 2u);
+  BOOST_CHECK_EQUAL(strict[0], "1 push(es) did not end ok (--strict)");
+  BOOST_CHECK_EQUAL(strict[1], "1 input line(s) refused (--strict)");
+  l.missing_outcomes(2, "push(es)");
+  l.give_up("the connection did not open within 5 ms (--open-deadline-ms)");
+  f = l.failures(false);
+  BOOST_REQUIRE_EQUAL(f.size(), 2u);
+  BOOST_CHECK_EQUAL(f[0], "gave up: the connection did not open within 5 ms (--open-deadline-ms)");
+  BOOST_CHECK_EQUAL(f[1], "2 push(es) got no outcome in time");
 }

@@ -3,9 +3,12 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <sys/resource.h>
+
 #include <cmath>
 
 #include "run/plan.hpp"
+#include "run/preflight.hpp"
 #include "run/results.hpp"
 
 using namespace phx::fleet;
@@ -77,6 +80,25 @@ BOOST_AUTO_TEST_CASE(thresholds_are_upper_bounds_except_min_ones) {
   BOOST_CHECK(r[2].met);
   BOOST_CHECK(!r[3].met);
   BOOST_CHECK(std::isnan(r[3].value));
+}
+
+BOOST_AUTO_TEST_CASE(preflight_refuses_what_the_machine_cannot_hold_and_says_what_to_change) {
+  auto sc = parse(R"([{"ramp": {"to": 10, "over_s": 1}}])");
+  auto small = preflight(sc, 10);
+  BOOST_CHECK(small.ok);
+  // A million users on one destination: more sockets than ports and files.
+  auto big = preflight(sc, 1000000);
+  BOOST_REQUIRE(!big.ok);
+  std::string all;
+  for (auto& p : big.problems)
+    all += p + "\n";
+  BOOST_CHECK_NE(all.find("ephemeral port range"), std::string::npos);
+  BOOST_CHECK_NE(all.find("more targets"), std::string::npos);
+  // The open-file check depends on this machine's hard limit (20,000 here).
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < 1000000)
+    BOOST_CHECK_NE(all.find("open files"), std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

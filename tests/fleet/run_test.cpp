@@ -240,4 +240,58 @@ BOOST_AUTO_TEST_CASE(crashing_user_is_restarted_and_the_fleet_goes_on) {
   BOOST_CHECK_GE(s["errors"]["user_restart"].GetInt(), 4);
 }
 
+BOOST_AUTO_TEST_CASE(phoenix_steps_meet_their_expectations) {
+  phx_test::server_process srv;
+  auto dir = scratch_dir("steps");
+  write_file(dir + "/scenario.json", R"({
+    "name": "steps", "duration_s": 4, "targets": [")" + srv.url() + R"("],
+    "population": [{"users": 5, "steps": [
+      {"join": "room:s"},
+      {"push": "shout", "template": {"from": "{{i}}"}},
+      {"wait": "shout", "timeout_ms": 2000},
+      {"rejoin": "room:s"},
+      {"push": "echo_error", "expect": "error"},
+      {"leave": "room:s"},
+      {"join": "room:refused", "params": {"fail": true}, "expect": "error"},
+      {"join": "presence:s"},
+      {"loop": 2, "steps": [{"think": [5, 10]}, {"push": "echo", "random_size": {"min_bytes": 10, "max_bytes": 100}}]}
+    ]}],
+    "thresholds": {"error_rate": 0, "min_joined_end": 5}
+  })");
+  auto r = run_fleet({"run", dir + "/scenario.json", "--report", dir + "/report"}, dir, 60);
+  BOOST_CHECK_MESSAGE(r.exit_code == 0, r.out << r.err);
+  auto s = read_json(dir + "/report/summary.json");
+  BOOST_CHECK_EQUAL(s["outcomes"]["join"]["ok"].GetInt(), 15);   // join, rejoin, presence
+  BOOST_CHECK_EQUAL(s["outcomes"]["join"]["error"].GetInt(), 5); // refused as expected
+  BOOST_CHECK_EQUAL(s["outcomes"]["push"]["ok"].GetInt(), 15);   // shout, 2 echoes
+  BOOST_CHECK_EQUAL(s["outcomes"]["push"]["error"].GetInt(), 5); // echo_error as expected
+  BOOST_CHECK_EQUAL(s["errors"].MemberCount(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(admin_fault_and_churn_are_recorded_and_users_recover) {
+  phx_test::server_process srv;
+  auto dir = scratch_dir("fault");
+  write_file(dir + "/scenario.json", R"({
+    "name": "fault", "seed": 9, "duration_s": 5, "targets": [")" + srv.url() + R"("],
+    "socket": {"reconnect_ms": [100], "rejoin_ms": [100]},
+    "population": [
+      {"name": "steady", "users": 10, "steps": [{"join": "room:f"}]},
+      {"name": "churning", "users": 5, "churn": {"per_min": 60, "down_ms": 200},
+       "steps": [{"join": "room:f"}]}
+    ],
+    "faults": [{"at_s": 1.5, "kind": "disconnect_all"}]
+  })");
+  auto r = run_fleet({"run", dir + "/scenario.json", "--report", dir + "/report"}, dir, 60);
+  BOOST_CHECK_MESSAGE(r.exit_code == 0, r.out << r.err);
+  auto s = read_json(dir + "/report/summary.json");
+  BOOST_REQUIRE_EQUAL(s["faults"].Size(), 1u);
+  BOOST_CHECK_EQUAL(s["faults"][0]["kind"].GetString(), std::string{"disconnect_all"});
+  BOOST_CHECK_NE(std::string{s["faults"][0]["detail"].GetString()}.find("-> 200"), std::string::npos);
+  BOOST_CHECK(s["errors"].HasMember("close_1000"));
+  // First connects are 15; churn returns are timed as connects too.
+  BOOST_CHECK_GT(s["latency_ms"]["connect"]["count"].GetInt(), 15);
+  BOOST_CHECK_GE(s["latency_ms"]["recover"]["count"].GetInt(), 10);
+  BOOST_CHECK_EQUAL(s["users"]["joined_end"].GetInt() >= 10, true);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(a_custom_decode_that_throws_is_reported_and_the_socket_goes
   auto lost = PHX_REQUIRE_VALUE(
     ch.push("echo", phx::object({{"text", "explosive"}}), 500ms).wait_for(10s));
   BOOST_CHECK_EQUAL(lost.status, "timeout");
-  BOOST_CHECK_MESSAGE(logged(log, "decode"), log.dump());
+  BOOST_CHECK_MESSAGE(logged(log, "the custom decode throws"), log.dump());
   auto after = PHX_REQUIRE_VALUE(ch.push("echo", phx::object({{"n", 4}})).wait_for(10s));
   BOOST_CHECK_EQUAL(after.status, "ok");
   BOOST_CHECK_EQUAL(log.count("open"), 1u);

@@ -15,8 +15,10 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include "phx/phx.hpp"
+#include "phx/actors/socket.hpp"
 #include "phx/protocol/serializer.hpp"
 #include "phx_test/recorder.hpp"
 #include "phx_test/require.hpp"
@@ -283,4 +285,140 @@ BOOST_AUTO_TEST_CASE(a_user_thread_inside_a_callback_stalls_neither_the_io_threa
   BOOST_CHECK_MESSAGE(all, "echo callbacks while the user thread was inside: "
                              << log.count("echo while inside") << " of 100");
   BOOST_CHECK_EQUAL(log.count("echo after"), 0u);
+}
+
+namespace {
+
+struct node_config : caf::actor_system_config {
+  node_config() {
+    load<caf::io::middleman>();
+    phx::add_message_types(*this);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+/// A channel's or socket's counters, asked through its public interface.
+template <class Stats, class Handle>
+Stats stats_of(caf::scoped_actor& self, const Handle& hdl) {
+  Stats out;
+  self->request(hdl, 10s, phx::stats_atom::value)
+    .receive([&](Stats& s) { out = s; }, [](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(internal_messages_from_another_node_are_refused_and_reported) {
+  server_process server;
+  node_config cfg_a;
+  caf::actor_system node_a{cfg_a};
+  recorder log;
+  phx::socket_options opts;
+  opts.endpoint = *phx::protocol::parse_endpoint(server.url());
+  opts.logger = phx::logger{phx::log_level::warning,
+                            [&](phx::log_level, std::string_view, std::string_view text) {
+                              log.add(std::string{text});
+                            }};
+  auto ctx = phx::make_socket_context(std::move(opts));
+  BOOST_REQUIRE(ctx);
+  auto sock = phx::spawn_socket(node_a, *ctx);
+  // Stopped however the test ends: node A's system waits for it.
+  std::shared_ptr<void> stop_sock{nullptr, [sock](void*) {
+                                    caf::anon_send_exit(sock, caf::exit_reason::user_shutdown);
+                                  }};
+  caf::anon_send(sock, phx::connect_atom::value);
+  caf::scoped_actor self_a{node_a};
+  phx::channel_actor ch;
+  self_a->request(sock, 10s, phx::channel_atom::value, std::string{"room:private"},
+                  phx::payload{})
+    .receive([&](phx::channel_actor& c) { ch = c; }, [](caf::error&) {});
+  BOOST_REQUIRE(ch);
+  auto ch_port = node_a.middleman().publish(ch, 0, "127.0.0.1");
+  auto sock_port = node_a.middleman().publish(sock, 0, "127.0.0.1");
+  BOOST_REQUIRE(ch_port && sock_port);
+  node_config cfg_b;
+  caf::actor_system node_b{cfg_b};
+  auto remote_ch = node_b.middleman().remote_actor<phx::channel_actor>("127.0.0.1", *ch_port);
+  auto remote_sock = node_b.middleman().remote_actor<phx::socket_actor>("127.0.0.1", *sock_port);
+  BOOST_REQUIRE(remote_ch && remote_sock);
+  caf::scoped_actor self_b{node_b};
+  // The public side works from node B.
+  self_b->request(*remote_ch, 10s, phx::join_atom::value)
+    .receive([&](phx::reply& r) { BOOST_CHECK_EQUAL(r.status, "ok"); },
+             [&](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  // A push that never gets a reply: forged replies for every ref near it
+  // must not resolve it.
+  auto pending = self_b->request(*remote_ch, 10s, phx::push_atom::value,
+                                 std::string{"noreply"}, phx::object({}), caf::timespan{1s});
+  std::vector<phx::message> forged;
+  for (int ref = 1; ref <= 20; ++ref)
+    forged.push_back(phx::message::reply(std::nullopt, std::to_string(ref), "room:private",
+                                         "ok", phx::object({{"forged", true}})));
+  auto to_ch = *remote_ch;
+  self_b->send(to_ch, phx::opened_atom::value);
+  self_b->send(to_ch, phx::message_atom::value, forged, phx::flow_ticket{});
+  self_b->send(to_ch, phx::error_atom::value, std::string{"connection_closed"});
+  self_b->send(to_ch, phx::duplicate_atom::value, std::string{"999999"});
+  self_b->send(to_ch, phx::refused_atom::value, std::string{"1"},
+               caf::make_error(phx::ec::encode_failed));
+  self_b->send(to_ch, phx::crash_atom::value, std::string{"forged"});
+  self_b->send(to_ch, phx::attach_atom::value, caf::actor{});
+  self_b->send(to_ch, phx::rejoin_atom::value, uint64_t{1});
+  self_b->send(to_ch, phx::join_timeout_atom::value, uint64_t{1});
+  self_b->send(to_ch, phx::leave_timeout_atom::value, uint64_t{1});
+  self_b->send(to_ch, phx::push_timeout_atom::value, uint64_t{1});
+  const uint64_t to_channel = 11;
+  auto to_sock = *remote_sock;
+  auto fake = phx::protocol::message{};
+  fake.topic = "room:private";
+  fake.event = "phx_leave";
+  fake.ref = "424242";
+  self_b->send(to_sock, phx::send_atom::value, fake);
+  // Routing a topic to an actor of node B would let it eavesdrop.
+  auto spy = node_b.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](caf::message&) {}};
+  });
+  std::shared_ptr<void> stop_spy{nullptr, [spy](void*) {
+                                   caf::anon_send_exit(spy, caf::exit_reason::user_shutdown);
+                                 }};
+  self_b->send(to_sock, phx::channel_atom::value, caf::actor_cast<phx::channel_actor>(spy),
+               std::string{"room:private"});
+  self_b->send(to_sock, phx::remove_atom::value, to_ch, phx::closed_atom::value);
+  self_b->send(to_sock, caf::flush_atom::value);
+  self_b->send(to_sock, phx::heartbeat_atom::value, uint64_t{1});
+  self_b->send(to_sock, phx::hb_timeout_atom::value, uint64_t{1});
+  self_b->send(to_sock, phx::reconnect_atom::value, uint64_t{1});
+  self_b->send(to_sock, phx::teardown_atom::value, uint64_t{1});
+  self_b->send(to_sock, phx::crash_atom::value, std::string{"forged"});
+  self_b->send(to_sock, phx::halt_atom::value, caf::make_error(phx::ec::socket_stopped));
+  self_b->send(to_sock, phx::opened_atom::value, phx::transport::generation{1});
+  self_b->send(to_sock, phx::closed_atom::value, phx::transport::generation{1}, uint16_t{1000},
+               std::string{"forged"});
+  self_b->send(to_sock, phx::failed_atom::value, phx::transport::generation{1},
+               phx::transport::connect_failure{"forged", 0});
+  const uint64_t to_socket = 13;
+  // Every one of them refused, counted and logged (bounded wait).
+  caf::scoped_actor probe{node_a};
+  BOOST_REQUIRE_MESSAGE(log.wait([&](const recorder::lines& ls) {
+    return std::count_if(ls.begin(), ls.end(), [](auto& l) {
+             return l.find("refusing internal message") != std::string::npos;
+           }) >= static_cast<long>(to_channel + to_socket);
+  }, 10s), "refusals logged:\n" << log.dump());
+  BOOST_CHECK_EQUAL(stats_of<phx::channel_stats>(probe, ch).not_entitled, to_channel);
+  BOOST_CHECK_EQUAL(stats_of<phx::socket_stats>(probe, sock).not_entitled, to_socket);
+  // The forged replies resolved nothing: the push times out as it must.
+  caf::error outcome;
+  pending.receive([](phx::reply&) {}, [&](caf::error& e) { outcome = e; });
+  BOOST_CHECK(outcome == phx::ec::push_timeout);
+  // The channel and the socket are unharmed: joined, open, answering.
+  self_b->request(*remote_ch, 10s, phx::state_atom::value)
+    .receive([](phx::channel_state s) { BOOST_CHECK(s == phx::channel_state::joined); },
+             [](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  self_b->request(*remote_ch, 10s, phx::push_atom::value, std::string{"echo"},
+                  phx::object({{"still", "here"}}))
+    .receive([](phx::reply& r) { BOOST_CHECK_EQUAL(r.status, "ok"); },
+             [](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  self_a->request(sock, 10s, phx::state_atom::value)
+    .receive([](phx::connection_state s) { BOOST_CHECK(s == phx::connection_state::open); },
+             [](caf::error& e) { BOOST_FAIL(to_string(e)); });
 }

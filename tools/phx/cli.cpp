@@ -419,23 +419,33 @@ options:
   --version               the version
 
 input lines (one JSON object each):
-  {"join":T,"params":{}}
-  {"push":EVENT,"topic":T,"payload":{},"id":ID,"timeout_ms":N}   ("payload_base64" for bytes)
-  {"leave":T}  {"sleep_ms":N}  {"disconnect":true}  {"connect":true}
-output lines (one JSON object each), by "type":
+  join         {"join":T,"params":{}}
+  push         {"push":EVENT,"topic":T,"payload":{},"id":ID,"timeout_ms":N}
+  push bytes   {"push":EVENT,"topic":T,"payload_base64":B64}
+  leave        {"leave":T}
+  sleep        {"sleep_ms":N}
+  disconnect   {"disconnect":true}
+  connect      {"connect":true}
+
+output lines (one JSON object each), by type:
   open, close, error, state, join, reply, event, presence
-A join or reply line whose status is "timeout" or "failed" has a "reason"; one
-that was never sent (no open connection, channel not joined, or phx closing
-first) says "not sent: ...".
+A join or reply line whose status is timeout or failed has a reason; one that
+was never sent (no open connection, channel not joined, or phx closing first)
+says "not sent: ...".
 
 interactive commands (stdin and stdout a terminal, no --json):
-  join TOPIC [JSON]   push TOPIC EVENT [JSON]   leave TOPIC
-  connect   disconnect   help   quit (or Ctrl-D)
-  Events are shown as time, topic, event and compact payload, in colour when
-  the terminal has it (NO_COLOR turns it off). History is kept in memory only.
+  join TOPIC [JSON]        join a topic with params
+  push TOPIC EVENT [JSON]  push an event with a payload
+  leave TOPIC              leave a topic
+  connect, disconnect      open or close the connection
+  help                     the commands
+  quit                     leave, disconnect and exit (also Ctrl-D, Ctrl-C)
+Events are shown as time, topic, event and compact payload, in colour when the
+terminal has it (NO_COLOR turns it off). History is kept in memory only.
 
 At end of input (or quit, SIGINT, SIGTERM) phx waits for every push's outcome,
 leaves, disconnects and exits.
+
 exit status:
   0  the connection opened and every join joined at its latest attempt (with
      --strict: and every push ended "ok")
@@ -443,6 +453,7 @@ exit status:
      (--max-reconnects, --open-deadline-ms), an outcome never came, or with
      --strict a push did not end "ok"; the reasons go to stderr
   2  bad usage
+
 Secrets (params, header values, tokens) are never printed.
 )";
 }

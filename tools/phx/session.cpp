@@ -1,15 +1,8 @@
 #include "session.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <future>
-#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -25,23 +18,6 @@ using clock = std::chrono::steady_clock;
 
 /// The statuses a push (or a join attempt) can end with.
 constexpr const char* outcome_statuses[] = {"ok", "error", "timeout", "failed"};
-
-// Why a push ended as timeout or failed, in words (`"push_timeout: no reply in time"`).
-std::string describe(const caf::error& err) {
-  if (!err)
-    return {};
-  std::string name;
-  if (err.category() == caf::atom("phx"))
-    name = phx::to_string(static_cast<phx::ec>(err.code()));
-  else if (err.category() == caf::atom("system"))
-    name = caf::to_string(static_cast<caf::sec>(err.code()));
-  else
-    name = "error " + std::to_string(err.code());
-  auto& ctx = err.context();
-  if (ctx.match_elements<std::string>())
-    return name + ": " + ctx.get_as<std::string>(0);
-  return name;
-}
 
 std::string quoted(const std::string& s) {
   std::string out;
@@ -85,47 +61,6 @@ socket::options socket_options_of(const options& opts) {
 
 } // namespace
 
-// -- wakeup ------------------------------------------------------------------------------
-
-wakeup::wakeup() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
-    throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
-  read_fd_ = fds[0];
-  write_fd_ = fds[1];
-}
-
-wakeup::~wakeup() {
-  ::close(read_fd_);
-  ::close(write_fd_);
-}
-
-void wakeup::set() noexcept {
-  char c = 1;
-  // A full pipe is set already.
-  [[maybe_unused]] auto n = ::write(write_fd_, &c, 1);
-}
-
-void wakeup::clear() noexcept {
-  char buf[64];
-  while (::read(read_fd_, buf, sizeof(buf)) > 0) {
-  }
-}
-
-bool wakeup::wait_for(std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-    pollfd p{read_fd_, POLLIN, 0};
-    auto r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
-    if (r > 0)
-      return true;
-    if (r == 0 || (r < 0 && errno != EINTR))
-      return false;
-  }
-}
-
 // -- outcome_tracker -------------------------------------------------------------------
 
 void outcome_tracker::add(clock::time_point deadline) {
@@ -162,141 +97,6 @@ size_t outcome_tracker::wait_at_most(std::chrono::milliseconds limit) {
   std::unique_lock<std::mutex> guard{mutex_};
   cv_.wait_for(guard, limit, [this] { return pending_ == 0; });
   return pending_;
-}
-
-// -- ledger ------------------------------------------------------------------------------
-
-void ledger::opened() {
-  std::lock_guard<std::mutex> guard{mutex_};
-  open_now_ = true;
-  ++opens_;
-}
-
-void ledger::lost() {
-  std::lock_guard<std::mutex> guard{mutex_};
-  open_now_ = false;
-}
-
-std::shared_ptr<ledger::join_record> ledger::add_join(const std::string& topic) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  for (auto& rec : joins_)
-    if (rec->topic == topic)
-      rec->superseded = true;
-  // Superseded records stay only while a push may still point at them.
-  joins_.erase(std::remove_if(joins_.begin(), joins_.end(),
-                              [](const auto& r) { return r->superseded && r.use_count() == 1; }),
-               joins_.end());
-  auto rec = std::make_shared<join_record>();
-  rec->topic = topic;
-  joins_.push_back(rec);
-  return rec;
-}
-
-void ledger::on_channel_state(join_record& rec, phx::channel_state s) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  if (s == phx::channel_state::joining) {
-    rec.attempt_sent = open_now_;
-    rec.attempt_opens = opens_;
-  }
-  rec.joined_now = s == phx::channel_state::joined;
-  if (rec.joined_now)
-    ++rec.joins;
-}
-
-std::string ledger::not_sent(const std::string& before, const std::string& otherwise) const {
-  if (!gave_up_why_.empty())
-    return "not sent: phx gave up " + before;
-  if (!closing_why_.empty())
-    return "not sent: phx closed " + before;
-  return "not sent: " + otherwise;
-}
-
-std::string ledger::join_outcome(join_record& rec, const std::string& status,
-                                 const std::string& library_reason) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  rec.status = status;
-  bool sent = rec.attempt_sent || opens_ > rec.attempt_opens;
-  if (status == "timeout" && !sent)
-    return opens_ == 0 ? not_sent("before the connection ever opened", "the connection never opened")
-                       : not_sent("while the connection was not open",
-                                  "the connection was not open during the attempt");
-  return library_reason;
-}
-
-ledger::push_mark ledger::mark_push(const std::shared_ptr<join_record>& rec) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return push_mark{rec, rec->joined_now && open_now_, rec->joins};
-}
-
-std::string ledger::push_outcome(const push_mark& mark, const std::string& status,
-                                 const std::string& library_reason) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  if (status != "ok")
-    ++pushes_not_ok_;
-  bool sent = mark.sent_at_once || mark.record->joins > mark.joins;
-  if (status == "timeout" && !sent)
-    return opens_ == 0 ? not_sent("before the connection ever opened", "the connection never opened")
-                       : not_sent("before the channel joined", "the channel was not joined");
-  return library_reason;
-}
-
-void ledger::refused_line() {
-  std::lock_guard<std::mutex> guard{mutex_};
-  ++refused_lines_;
-}
-
-void ledger::closing(const std::string& why) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  if (closing_why_.empty())
-    closing_why_ = why;
-}
-
-bool ledger::give_up(const std::string& why) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  if (!gave_up_why_.empty())
-    return false;
-  gave_up_why_ = why;
-  if (closing_why_.empty())
-    closing_why_ = why;
-  return true;
-}
-
-bool ledger::gave_up() const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return !gave_up_why_.empty();
-}
-
-bool ledger::ever_opened() const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return opens_ > 0;
-}
-
-void ledger::missing_outcomes(size_t n, const std::string& what) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  missing_.push_back(std::to_string(n) + " " + what + " got no outcome in time");
-}
-
-std::vector<std::string> ledger::failures(bool strict) const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  std::vector<std::string> out;
-  if (opens_ == 0)
-    out.emplace_back("the connection never opened");
-  if (!gave_up_why_.empty())
-    out.push_back("gave up: " + gave_up_why_);
-  for (auto& rec : joins_) {
-    if (rec->superseded || rec->status == "ok")
-      continue;
-    if (rec->status.empty())
-      out.push_back("the join of " + quoted(rec->topic) + " never happened");
-    else
-      out.push_back("the join of " + quoted(rec->topic) + " ended " + rec->status);
-  }
-  out.insert(out.end(), missing_.begin(), missing_.end());
-  if (strict && pushes_not_ok_ > 0)
-    out.push_back(std::to_string(pushes_not_ok_) + " push(es) did not end ok (--strict)");
-  if (strict && refused_lines_ > 0)
-    out.push_back(std::to_string(refused_lines_) + " input line(s) refused (--strict)");
-  return out;
 }
 
 // -- session -----------------------------------------------------------------------------
@@ -513,7 +313,7 @@ void session::join(const std::string& topic, const payload& params) {
       if (s == "timeout" || s == "failed")
         if (auto j = weak_jp.lock())
           if (auto o = j->outcome())
-            reason = describe(o->error);
+            reason = phx::describe(o->error);
       if (auto r = weak_rec.lock())
         reason = l->join_outcome(*r, s, reason);
       w->write(join_line(topic, s, response, reason));
@@ -543,7 +343,7 @@ void session::push(push_command& cmd, uint64_t line_number) {
       std::string reason;
       if (s == "timeout" || s == "failed")
         if (auto o = p.outcome())
-          reason = describe(o->error);
+          reason = phx::describe(o->error);
       reason = l->push_outcome(mark, s, reason);
       w->write(reply_line(id, topic, event, s, response, reason));
       t->done();

@@ -15,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "human.hpp"
 
@@ -98,6 +99,8 @@ struct prompt_context {
   wakeup* stop;
   bool stopped = false;
   std::string prompt;
+  /// The terminal understands ANSI sequences (not `dumb`).
+  bool ansi = true;
 };
 
 // The descriptor SIGINT, SIGTERM and SIGWINCH write to (a wakeup's).
@@ -177,8 +180,10 @@ int read_char(EditLine* el, wchar_t* out) {
 // Bound to `events_key`: prints the queued lines where the prompt was, then
 // has libedit draw the prompt and the line being edited again below them.
 unsigned char show_events(EditLine* el, int) {
-  std::fputs("\r\x1b[K", stdout);
-  context_of(el)->events->drain();
+  auto* ctx = context_of(el);
+  // Erase the prompt's line; a dumb terminal gets a new line instead.
+  std::fputs(ctx->ansi ? "\r\x1b[K" : "\n", stdout);
+  ctx->events->drain();
   return CC_REDISPLAY;
 }
 
@@ -214,7 +219,9 @@ int run_interactive(const options& opts, std::shared_ptr<wakeup> stop) {
   std::fflush(stdout);
   s->start();
 
-  prompt_context ctx{events.get(), stop.get(), false, {}};
+  auto* term = std::getenv("TERM");
+  prompt_context ctx{events.get(), stop.get(), false, {},
+                     term != nullptr && *term != '\0' && std::string_view{term} != "dumb"};
   // Between the \1 marks: escape sequences, not counted as visible width.
   ctx.prompt = colour ? "\1\x1b[1m\1phx>\1\x1b[0m\1 " : "phx> ";
   EditLine* el = el_init("phx", stdin, stdout, stderr);

@@ -157,6 +157,7 @@ public:
       gen_(params.gen),
       listener_(std::move(params.listener)),
       transport_(std::move(params.transport)),
+      sender_(caf::actor_cast<caf::actor>(transport_)),
       req_(std::move(params.req)),
       log_(std::move(params.log)),
       open_timer_(io.ioc) {
@@ -214,7 +215,13 @@ private:
   template <class... Ts>
   void report(Ts&&... xs) {
     // Promoted per report: the listener may die at any time.
-    if (auto listener = caf::actor_cast<listener_actor>(listener_))
+    auto listener = caf::actor_cast<listener_actor>(listener_);
+    if (!listener)
+      return;
+    // As the TRANSPORT: a listener accepts reports only from its transports.
+    if (transport_)
+      caf::send_as(sender_, listener, std::forward<Ts>(xs)...);
+    else
       caf::anon_send(listener, std::forward<Ts>(xs)...);
   }
 
@@ -264,6 +271,7 @@ private:
       caf::anon_send(transport_, done_atom::value);
       // Our hold on the actor ends here (it quits on `done`).
       transport_ = transport_impl_actor{};
+      sender_ = caf::actor{};
     }
     // The handlers of `con_` hold us: dropping `con_` breaks that cycle; the
     // connection object lives on while asio still has work for it.
@@ -673,6 +681,8 @@ private:
   generation gen_;
   caf::actor_addr listener_;
   transport_impl_actor transport_;
+  /// The TRANSPORT as the sender of every report (held with `transport_`).
+  caf::actor sender_;
   connect_request req_;
   protocol::log_sink log_;
   std::string url_for_log_;

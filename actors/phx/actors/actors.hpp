@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -99,6 +102,9 @@ struct socket_stats {
   uint64_t outbound_frames = 0;
   /// Payload bytes handed to the current connection and not yet written.
   uint64_t outbound_bytes = 0;
+  /// Internal messages refused because their sender was not entitled to
+  /// send them (another node, a user actor; each logged).
+  uint64_t not_entitled = 0;
 };
 
 /// Counters of a channel, for tests, tools and monitoring.
@@ -119,6 +125,9 @@ struct channel_stats {
   uint64_t subscriber_overflows = 0;
   /// PUSH actors idle in the channel's pool, waiting for the next pushes.
   uint64_t idle_pushes = 0;
+  /// Internal messages refused because their sender was not entitled to
+  /// send them (another node, a user actor; each logged).
+  uint64_t not_entitled = 0;
 };
 
 struct channel_options;
@@ -190,14 +199,15 @@ typename Inspector::result_type inspect(Inspector& f, socket_stats& x) {
            x.reconnects, x.channels, x.buffered_frames, x.buffered_bytes,
            x.buffer_overflows, x.frames_in, x.frames_out, x.decode_errors,
            x.unrouted, x.heartbeat_timeouts, x.inbound_pauses, x.subscriber_overflows,
-           x.unmatched_replies, x.outbound_refusals, x.outbound_frames, x.outbound_bytes);
+           x.unmatched_replies, x.outbound_refusals, x.outbound_frames, x.outbound_bytes,
+           x.not_entitled);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_stats& x) {
   return f(caf::meta::type_name("phx::channel_stats"), x.state, x.joins,
            x.pending, x.buffered, x.stale_dropped, x.unmatched_replies,
-           x.subscriber_overflows, x.idle_pushes);
+           x.subscriber_overflows, x.idle_pushes, x.not_entitled);
 }
 
 // -- atoms -------------------------------------------------------------------------
@@ -406,6 +416,21 @@ using supervisor_actor = caf::typed_actor<
   caf::reacts_to<watch_atom, channel_actor, std::shared_ptr<channel_spec>>,
   // The actor of the socket with this address restarted in place (why).
   caf::reacts_to<restarted_atom, caf::actor_addr, std::string>>;
+
+/// True if the message `self` handles now was sent by `expected`: the check
+/// that keeps an internal message (frames, timers, transport reports) from
+/// anyone but the one actor entitled to send it, whatever the types allowed
+/// (a remote node can bypass static types).
+template <class Self>
+bool sent_by(Self* self, const caf::actor_addr& expected) {
+  auto& sender = self->current_sender();
+  return sender && expected
+         && sender.get() == caf::actor_cast<caf::actor_control_block*>(expected);
+}
+
+/// Names the sender of a refused internal message for the log: "actor ID on
+/// node NODE", or "an anonymous sender".
+std::string describe_sender(const caf::strong_actor_ptr& sender);
 
 /// Registers the message types and the error category of phx with a config.
 /// Needed by every actor system that exchanges phx messages with another node.

@@ -187,9 +187,23 @@ struct fixture {
     run();
   }
 
+  /// Sends the socket a report as the transport of generation `gen` does
+  /// (the socket refuses transport reports from anyone else).
+  template <class... Ts>
+  void report(phx::transport::generation gen, Ts&&... xs) {
+    // The newest first: a restarted socket counts its generations anew.
+    for (size_t i = transports.size(); i-- > 0;)
+      if (transports[i]->gen == gen) {
+        caf::send_as(caf::actor_cast<caf::actor>(transport_handles.at(i)), socket,
+                     std::forward<Ts>(xs)...);
+        return;
+      }
+    BOOST_FAIL("no transport of generation " << gen);
+  }
+
   /// The current transport reports that it opened.
   void open() {
-    caf::anon_send(socket, phx::opened_atom::value, current()->gen);
+    report(current()->gen, phx::opened_atom::value, current()->gen);
     run();
   }
 
@@ -216,7 +230,7 @@ struct fixture {
     }
     std::vector<phx::protocol::frame> frames;
     frames.push_back(std::move(f));
-    caf::anon_send(socket, phx::frame_atom::value, current()->gen, std::move(frames),
+    report(current()->gen, phx::frame_atom::value, current()->gen, std::move(frames),
                    std::move(ticket));
   }
 
@@ -237,12 +251,12 @@ struct fixture {
 
   /// The server closes the current connection.
   void close(uint16_t code = 1000, const std::string& reason = "") {
-    caf::anon_send(socket, phx::closed_atom::value, current()->gen, code, reason);
+    report(current()->gen, phx::closed_atom::value, current()->gen, code, reason);
     run();
   }
 
   void fail(const std::string& reason, int status = 0) {
-    caf::anon_send(socket, phx::failed_atom::value, current()->gen,
+    report(current()->gen, phx::failed_atom::value, current()->gen,
                    phx::transport::connect_failure{reason, status});
     run();
   }

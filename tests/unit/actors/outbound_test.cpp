@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(flushing_the_send_buffer_on_open_refuses_what_exceeds_the_b
     caf::anon_send(c->hdl, phx::push_atom::value, std::string{"evt"}, payload{},
                    caf::timespan{10s}, guard(hs.back()));
   }
-  caf::anon_send(socket, phx::closed_atom::value, current()->gen, uint16_t{1006},
+  report(current()->gen, phx::closed_atom::value, current()->gen, uint16_t{1006},
                  std::string{});
   run();
   BOOST_REQUIRE_EQUAL(sock_state().send_buffer.size(), 4u);
@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(every_push_of_a_flood_has_one_outcome_and_the_budget_is_nev
   size_t ok = 0, failed = 0, timeout = 0;
   for (auto& h : hs) {
     BOOST_REQUIRE(h->outcome());
-    auto& s = h->outcome()->status;
+    auto s = h->outcome()->status;
     ok += s == "ok";
     failed += s == "failed";
     timeout += s == "timeout";

@@ -269,7 +269,7 @@ BOOST_AUTO_TEST_CASE(connect_during_teardown_leaves_one_connection_and_both_call
   BOOST_REQUIRE_EQUAL(transports.size(), 2u);
   open();
   // The old connection's close arrives late: it ends the teardown only.
-  caf::anon_send(socket, phx::closed_atom::value, old->gen, uint16_t{1000}, std::string{});
+  report(old->gen, phx::closed_atom::value, old->gen, uint16_t{1000}, std::string{});
   run();
   BOOST_CHECK_EQUAL(done, 2);
   BOOST_CHECK(sock_state().conn == connection_state::open);
@@ -617,7 +617,7 @@ BOOST_AUTO_TEST_CASE(a_push_refused_by_the_send_buffer_fails_with_send_buffer_fu
   auto big = "{\"data\":\"" + std::string(200, 'x') + "\"}";
   caf::anon_send(c->hdl, phx::push_atom::value, std::string{"big"}, json(big.c_str()),
                  caf::timespan{10s}, guard(h));
-  caf::anon_send(socket, phx::closed_atom::value, current()->gen, uint16_t{1006},
+  report(current()->gen, phx::closed_atom::value, current()->gen, uint16_t{1006},
                  std::string{});
   run();
   BOOST_REQUIRE(h->outcome());

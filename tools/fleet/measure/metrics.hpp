@@ -66,9 +66,11 @@ public:
   /// A user saw `n` presences.
   void presence_seen(int64_t n);
 
-  /// Gauges: users whose socket is connecting, open, with a joined channel.
+  /// Moves the gauge of users whose socket is connecting by `d`.
   void add_connecting(int64_t d) { connecting_ += d; }
+  /// Moves the gauge of users whose socket is open by `d`.
   void add_open(int64_t d) { open_ += d; }
+  /// Moves the gauge of users with a joined channel by `d` (and its peak).
   void add_joined(int64_t d);
 
   /// Ends the current second: returns its row and starts the next.
@@ -89,9 +91,11 @@ public:
   };
   totals snapshot() const;
 
-  /// Current gauges.
+  /// Users connecting now.
   int64_t connecting() const { return connecting_.load(); }
+  /// Users whose socket is open now.
   int64_t open() const { return open_.load(); }
+  /// Users with a joined channel now.
   int64_t joined() const { return joined_.load(); }
 
 private:

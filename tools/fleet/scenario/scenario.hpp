@@ -29,17 +29,17 @@ struct target {
 
 /// Socket options shared by every user (templates expand per user).
 struct socket_spec {
-  std::string vsn = "2.0.0";
+  std::string vsn = "2.0.0";                              ///< wire protocol version
   json_ptr params;                                        ///< connect params (templated)
   std::vector<std::pair<std::string, std::string>> headers; ///< templated values
   std::string auth_token;                                 ///< templated; empty for none
   uint32_t timeout_ms = 10000;                            ///< joins, pushes, leaves
-  uint32_t heartbeat_ms = 30000;
-  uint32_t open_timeout_ms = 10000;
+  uint32_t heartbeat_ms = 30000;                          ///< 0 disables heartbeats
+  uint32_t open_timeout_ms = 10000;                       ///< time allowed to open
   std::vector<uint32_t> reconnect_ms{1000, 2000, 5000, 10000}; ///< last step repeats
-  std::vector<uint32_t> rejoin_ms{1000, 2000, 5000, 10000};
-  uint32_t reconnect_jitter_ms = 0;
-  uint32_t rejoin_jitter_ms = 0;
+  std::vector<uint32_t> rejoin_ms{1000, 2000, 5000, 10000}; ///< last step repeats
+  uint32_t reconnect_jitter_ms = 0;                       ///< random extra [0, jitter) per step
+  uint32_t rejoin_jitter_ms = 0;                          ///< random extra [0, jitter) per step
 };
 
 /// How a push builds its payload.
@@ -47,13 +47,14 @@ struct payload_spec {
   /// fixed: `value` as is; tmpl: `value` with its strings expanded;
   /// random: `{"data": "<min_bytes..max_bytes random letters>"}`.
   enum class kind { fixed, tmpl, random } mode = kind::fixed;
-  json_ptr value;
-  uint32_t min_bytes = 0;
-  uint32_t max_bytes = 0;
+  json_ptr value;         ///< fixed and tmpl: the object
+  uint32_t min_bytes = 0; ///< random: smallest data size
+  uint32_t max_bytes = 0; ///< random: largest data size
 };
 
 /// One step of a virtual user, native to Phoenix.
 struct step {
+  /// Which step this is.
   enum class kind { join, push, wait, leave, rejoin, think, loop, crash } what = kind::think;
   /// Path of the step in the scenario (`population[0].steps[2]`), for messages.
   std::string path;
@@ -77,10 +78,10 @@ struct phase {
   /// its steps end); hold: nothing changes for `seconds`;
   /// ramp_down: stops users down to `to` over `seconds`.
   enum class kind { ramp, arrivals, hold, ramp_down } what = kind::hold;
-  double seconds = 0;
-  double from = -1; ///< -1: the current count
-  double to = 0;
-  double rate = 0;
+  double seconds = 0; ///< length of the phase
+  double from = -1;   ///< ramp: -1 for the current count
+  double to = 0;      ///< ramp, ramp_down: users at the end
+  double rate = 0;    ///< arrivals: users per second
 };
 
 /// Users that drop and come back.
@@ -91,16 +92,16 @@ struct churn_spec {
 
 /// N virtual users running the same steps.
 struct population {
-  std::string name;
-  uint64_t users = 0;
-  std::vector<phase> phases;
-  std::vector<step> steps;
-  churn_spec churn;
+  std::string name;          ///< shown in progress
+  uint64_t users = 0;        ///< size: the cap of its ramps
+  std::vector<phase> phases; ///< one after the other
+  std::vector<step> steps;   ///< what each user does once connected
+  churn_spec churn;          ///< users that drop and come back
 };
 
 /// A fault injected at a given time through the server's admin endpoints.
 struct fault {
-  double at_s = 0;
+  double at_s = 0;    ///< seconds from the start
   std::string kind;   ///< disconnect_all, kill_all, disconnect, stall, broadcast
   std::string query;  ///< extra query, e.g. `user=u1`
   int target = -1;    ///< index into targets; -1 = every target
@@ -108,8 +109,8 @@ struct fault {
 
 /// A pass/fail condition on the summary.
 struct threshold {
-  std::string name;
-  double limit = 0;
+  std::string name;   ///< e.g. `push_p99_ms` (docs/fleet.md lists them)
+  double limit = 0;   ///< the bound
   bool abort_on_fail = false; ///< checked every second; a miss aborts the run (exit 3)
   double delay_s = 0;         ///< grace before `abort_on_fail` applies
   /// True for lower bounds (`min_*`), false for upper bounds.
@@ -118,15 +119,15 @@ struct threshold {
 
 /// A whole scenario.
 struct scenario {
-  std::string name;
-  std::optional<uint64_t> seed;
+  std::string name;             ///< shown in progress and summary
+  std::optional<uint64_t> seed; ///< none: a random seed
   double duration_s = 0; ///< 0: the sum of the longest population's phases
   double drain_s = 2;    ///< after the end: time given to replies in flight
-  std::vector<target> targets;
-  socket_spec socket;
-  std::vector<population> populations;
-  std::vector<fault> faults;
-  std::vector<threshold> thresholds;
+  std::vector<target> targets;         ///< users spread round-robin
+  socket_spec socket;                  ///< shared by every user
+  std::vector<population> populations; ///< the `population` array
+  std::vector<fault> faults;           ///< sorted by time
+  std::vector<threshold> thresholds;   ///< judged at the end
 
   /// Sum of the users of every population.
   uint64_t total_users() const;
@@ -138,8 +139,9 @@ struct scenario {
 
 /// A parse or validation failure: `path: what`.
 struct scenario_error {
-  std::string path;
-  std::string what;
+  std::string path; ///< e.g. `population[0].steps[3].rate`; empty for the whole file
+  std::string what; ///< what is wrong
+  /// `path: what`.
   std::string text() const { return path.empty() ? what : path + ": " + what; }
 };
 

@@ -31,10 +31,10 @@ using user_factory = std::function<user_spec(uint64_t index, int64_t intended_ns
 /// Restart intensity: at most `max_restarts` in `period_s` per user, then
 /// the user is given up (counted as `user_gave_up`).
 struct restart_policy {
-  uint32_t max_restarts = 5;
-  double period_s = 60;
-  uint32_t first_backoff_ms = 100;
-  uint32_t max_backoff_ms = 5000;
+  uint32_t max_restarts = 5;       ///< restarts allowed per user in `period_s`
+  double period_s = 60;            ///< the intensity's window
+  uint32_t first_backoff_ms = 100; ///< delay of the first restart, doubling after
+  uint32_t max_backoff_ms = 5000;  ///< the longest delay
 };
 
 /// Spawns the supervisor.

@@ -657,8 +657,8 @@ void on_churn(self_ptr self) {
     schedule_churn(self);
     return;
   }
+  // A planned drop: not an error (its return is timed as a connect).
   st.churning = true;
-  st.m().error("churn_drop");
   st.socket->disconnect();
   auto down = int64_t{st.spec.pop->churn.down_ms} * 1000000;
   auto intended = st.now() + down;

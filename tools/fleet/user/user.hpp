@@ -28,10 +28,10 @@ struct user_spec {
   uint64_t seed = 0;             ///< the user's own seed (run seed and index)
   int64_t intended_start_ns = 0; ///< when the arrival schedule wanted it connected
   bool session = false;          ///< leaves once its steps end (arrival phases)
-  uint64_t run_seed = 0;
-  metrics* m = nullptr;
-  const run_clock* clock = nullptr;
-  phx::log_level log_level = phx::log_level::off;
+  uint64_t run_seed = 0;                          ///< the run's seed ({{seed}})
+  metrics* m = nullptr;                           ///< where measurements go
+  const run_clock* clock = nullptr;               ///< the run's time base
+  phx::log_level log_level = phx::log_level::off; ///< of the user's socket
 };
 
 /// Spawns the actor of one virtual user (untyped: its messages are internal).
