@@ -23,7 +23,8 @@
 #include "io_runtime_impl.hpp"
 
 // Reporting contract (what the SOCKET relies on):
-// - Every report is sent from the connection's io thread with `anon_send` to
+// - Every report is sent from the connection's io thread, as the TRANSPORT
+//   (`send_as`: the SOCKET refuses transport reports from anyone else), to
 //   the listener's address promoted at send time: a dead listener drops it.
 // - Per connection (= one generation) the io thread is the only sender, so the
 //   listener receives `opened`, then the inbound frames in wire order, then
