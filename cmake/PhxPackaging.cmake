@@ -62,7 +62,7 @@ if(phx_deb_arch)
   set(CPACK_DEBIAN_DEV_PACKAGE_ARCHITECTURE "${phx_deb_arch}")
 endif()
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libcaf-dev (>= 0.17.6), libcaf-dev (<< 0.18~), rapidjson-dev, libboost-system-dev (>= 1.74), libssl-dev")
+    "libcaf-dev (>= 0.17.6), libcaf-dev (<< 0.18~), rapidjson-dev, libboost-system-dev (>= 1.74), libssl-dev, zlib1g-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "Phoenix Channels client framework for CAF (development files)
 phx is a C++17 client for Phoenix Channels built on the C++ Actor Framework

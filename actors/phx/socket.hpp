@@ -14,6 +14,7 @@
 
 #include "phx/actors/actors.hpp"
 #include "phx/actors/logger.hpp"
+#include "phx/actors/options.hpp"
 #include "phx/channel.hpp"
 #include "phx/json.hpp"
 #include "phx/protocol/serializer.hpp"
@@ -116,6 +117,23 @@ public:
     /// (or socket) that ran it, whose pending pushes end with status
     /// "timeout" (`ec::channel_crashed` / `ec::socket_crashed`).
     phx::callback_failure callback_failure = phx::callback_failure::report;
+    /// Transport (phoenix.js `transport`): `websocket` (the default),
+    /// `longpoll`, or `automatic`: WebSocket with the fallback to long-poll.
+    transport_choice transport = transport_choice::websocket;
+    /// phoenix.js `longPollFallbackMs`: a WebSocket that has not opened within
+    /// it, fails before it opened, or does not answer its first heartbeat
+    /// within it, is replaced by long-poll at once, for the socket's life.
+    /// Unset: 2,500 ms with `automatic`; no fallback with `websocket`.
+    std::optional<uint32_t> long_poll_fallback_ms;
+    /// phoenix.js `longpollerTimeout`: time one long-poll request may take, in ms.
+    uint32_t longpoller_timeout_ms = 20000;
+    /// Offer permessage-deflate (compressed frames) in the WebSocket upgrade.
+    bool compress = false;
+    /// Remember a fallback per endpoint (in `transport_memory`) and start
+    /// later sockets to it with long-poll, as phoenix.js's `sessionStorage`.
+    bool remember_fallback = false;
+    /// Where fallbacks are remembered; null: an in-memory store of the process.
+    std::shared_ptr<phx::transport_memory> transport_memory;
     /// Restart intensity: more than `max_restarts` restarts within
     /// `restart_window_ms` stop the socket for good (`ec::socket_stopped`).
     uint32_t max_restarts = 5;
@@ -176,6 +194,10 @@ public:
 
   /// `"connecting"`, `"open"`, `"closing"` or `"closed"` (phoenix.js `connectionState`).
   std::string connection_state_name() const;
+
+  /// The transport of the current connection or attempt (the last one's
+  /// while closed): `longpoll` after a fallback.
+  transport::transport_kind transport() const;
 
   /// A new channel for `topic` with join params.
   phx::channel channel(const std::string& topic, payload params = payload{});

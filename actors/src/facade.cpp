@@ -410,6 +410,13 @@ void socket::init(caf::actor_system* sys, protocol::endpoint ep, options opts) {
   so.max_outbound_frames = opts.max_outbound_frames;
   so.max_outbound_bytes = opts.max_outbound_bytes;
   so.max_subscriber_queue = opts.max_subscriber_queue;
+  so.transport = opts.transport;
+  if (opts.long_poll_fallback_ms)
+    so.long_poll_fallback = std::chrono::milliseconds{*opts.long_poll_fallback_ms};
+  so.longpoller_timeout = std::chrono::milliseconds{opts.longpoller_timeout_ms};
+  so.compress = opts.compress;
+  so.remember_fallback = opts.remember_fallback;
+  so.transport_memory = std::move(opts.transport_memory);
   so.open_timeout = std::chrono::milliseconds{opts.open_timeout_ms};
   so.close_timeout = std::chrono::milliseconds{opts.close_timeout_ms};
   so.logger = phx::logger{opts.log_level, std::move(opts.logger)};
@@ -477,6 +484,10 @@ phx::connection_state socket::connection_state() const {
 
 std::string socket::connection_state_name() const {
   return to_string(state());
+}
+
+transport::transport_kind socket::transport() const {
+  return core_->ctx->transport.load();
 }
 
 phx::channel socket::channel(const std::string& topic, payload params) {

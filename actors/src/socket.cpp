@@ -214,6 +214,119 @@ protocol::message heartbeat_message(std::string ref) {
   return msg;
 }
 
+// -- transport choice and fallback -----------------------------------------------------
+
+// How long a WebSocket has to open, then to answer its first heartbeat, before
+// the socket falls back to long-poll; none: no fallback (phoenix.js falls back
+// only with `longPollFallbackMs` set and a transport other than LongPoll).
+std::optional<caf::timespan> fallback_window(const socket_options& opts) {
+  switch (opts.transport) {
+    case transport_choice::longpoll:
+      return std::nullopt;
+    case transport_choice::automatic:
+      return opts.long_poll_fallback.value_or(caf::timespan{default_long_poll_fallback});
+    default:
+      return opts.long_poll_fallback;
+  }
+}
+
+int64_t window_ms(const socket_options& opts) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*fallback_window(opts)).count();
+}
+
+// The current attempt is a WebSocket on trial: it has not answered a first
+// heartbeat yet and the socket would fall back to long-poll if it failed.
+bool on_trial(self_ptr self) {
+  auto& st = self->state;
+  return st.kind == transport::transport_kind::websocket && !st.ctx->fell_back.load()
+         && !st.ctx->websocket_passed.load() && fallback_window(st.ctx->options).has_value();
+}
+
+// The key of the endpoint in the transport memory: no query (it may hold secrets).
+std::string memory_key(const protocol::endpoint& ep) {
+  return std::string{ep.scheme()} + "://" + ep.authority() + (ep.path.empty() ? "/" : ep.path);
+}
+
+std::shared_ptr<transport_memory> memory_of(const socket_options& opts) {
+  return opts.transport_memory ? opts.transport_memory : process_transport_memory();
+}
+
+// True if the memory says this endpoint fell back before; a store that throws
+// is reported and counts as "no".
+bool remembered_fallback(self_ptr self) {
+  auto& opts = self->state.ctx->options;
+  if (!opts.remember_fallback)
+    return false;
+  bool yes = false;
+  auto mem = memory_of(opts);
+  fenced("transport_memory", {}, [&] { yes = mem->fell_back(memory_key(opts.endpoint)); });
+  check_faults(self);
+  return yes;
+}
+
+// Long-poll opened after a fallback and no WebSocket ever passed: remember it
+// once (phoenix.js memorizes only then).
+void remember_fallback(self_ptr self) {
+  auto& st = self->state;
+  auto& opts = st.ctx->options;
+  if (!opts.remember_fallback || st.fallback_remembered || st.ctx->websocket_passed.load())
+    return;
+  st.fallback_remembered = true;
+  auto mem = memory_of(opts);
+  fenced("transport_memory", {}, [&] { mem->remember_fallback(memory_key(opts.endpoint)); });
+  check_faults(self);
+}
+
+// Cancels the fallback timer and the pending health check.
+void disarm_fallback(self_ptr self) {
+  ++self->state.fallback_epoch;
+  self->state.health_check.reset();
+}
+
+// Gives the WebSocket attempt the fallback window (to open, then to answer).
+void arm_fallback(self_ptr self) {
+  auto& st = self->state;
+  ++st.fallback_epoch;
+  self->delayed_send(self, *fallback_window(st.ctx->options), fallback_atom::value,
+                     st.fallback_epoch);
+}
+
+// Long-poll from now on, for the socket's life (restarts included).
+void fall_back(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  st.ctx->fell_back.store(true);
+  ++st.stats.fallbacks;
+  disarm_fallback(self);
+  log_of(self).warning(component, "falling back to long-poll: " + why);
+}
+
+// Falls back if the WebSocket on trial failed; true if it did.
+bool fall_back_if_on_trial(self_ptr self, const std::string& why) {
+  if (!on_trial(self))
+    return false;
+  fall_back(self, why);
+  return true;
+}
+
+// phoenix.js's health check of a fresh WebSocket: a heartbeat that must be
+// answered within the fallback window.
+void start_health_check(self_ptr self) {
+  auto& st = self->state;
+  arm_fallback(self);
+  auto ref = st.ctx->make_ref();
+  st.health_check = ref;
+  auto f = encode(self, heartbeat_message(std::move(ref)));
+  check_faults(self);
+  if (f)
+    send_now(self, std::move(*f));
+}
+
+void pass_health_check(self_ptr self) {
+  self->state.ctx->websocket_passed.store(true);
+  disarm_fallback(self);
+  log_of(self).info(component, "the WebSocket answered its first heartbeat: no fallback");
+}
+
 // -- reconnect supervisor ------------------------------------------------------------
 
 void schedule_reconnect(self_ptr self) {
@@ -245,9 +358,19 @@ void start_connect(self_ptr self) {
   auto& st = self->state;
   ++st.gen;
   st.stats.generation = st.gen;
+  bool longpoll = st.ctx->options.transport == transport_choice::longpoll
+                  || st.ctx->fell_back.load();
+  st.kind = longpoll ? transport::transport_kind::longpoll : transport::transport_kind::websocket;
+  // phoenix.js skips the WebSocket where sessionStorage remembers a fallback.
+  if (on_trial(self) && remembered_fallback(self)) {
+    fall_back(self, "remembered for this endpoint");
+    st.kind = transport::transport_kind::longpoll;
+  }
+  st.stats.transport = st.kind;
+  st.ctx->transport.store(st.kind);
   std::optional<transport::connect_request> made;
   try {
-    made.emplace(make_connect_request(*st.ctx));
+    made.emplace(make_connect_request(*st.ctx, st.kind));
   } catch (const user_function_failed&) {
     // Params or the auth token threw: this attempt fails (reported), and the
     // reconnect backoff tries again with fresh ones.
@@ -270,7 +393,8 @@ void start_connect(self_ptr self) {
   // The built-in serializers already refuse invalid UTF-8; a custom encoder may not.
   req.validate_outbound_utf8
     = dynamic_cast<const protocol::custom_serializer*>(st.ctx->serializer.get()) != nullptr;
-  log_of(self).info(component, "connecting to " + protocol::redact_url(req.url));
+  log_of(self).info(component, "connecting to " + protocol::redact_url(req.url) + " over "
+                                 + transport::to_string(st.kind));
   auto& factory = st.ctx->options.transport_factory;
   transport::listener_actor listener = self;
   if (factory) {
@@ -281,7 +405,22 @@ void start_connect(self_ptr self) {
                                               st.ctx->options.logger.as_sink());
   }
   self->link_to(st.transport);
+  if (on_trial(self))
+    arm_fallback(self);
   set_conn(self, connection_state::connecting);
+}
+
+// The next attempt after a loss: at once right after a fallback (phoenix.js
+// connects the fallback without a backoff step), else after the backoff.
+void next_attempt(self_ptr self, bool fell_back) {
+  if (self->state.manual_disconnect)
+    return;
+  if (fell_back) {
+    reset_reconnect(self);
+    start_connect(self);
+  } else {
+    schedule_reconnect(self);
+  }
 }
 
 // -- connection events -----------------------------------------------------------------
@@ -301,40 +440,46 @@ void connection_lost(self_ptr self, const std::string& channel_reason) {
   st.out.clear();
   set_conn(self, connection_state::closed);
   stop_heartbeat(self);
+  disarm_fallback(self);
   fail_pings(self);
   for (auto& ch : all_channels(self))
     self->send(ch, error_atom::value, channel_reason);
 }
 
-void after_close(self_ptr self, uint16_t code, const std::string& reason) {
+void after_close(self_ptr self, uint16_t code, const std::string& reason,
+                 bool fell_back = false) {
   auto& st = self->state;
   if (auto& hooks = st.ctx->options.hooks)
     hooks->on_close.fire(*hooks->gate, code, reason);
   for (auto& sub : st.subscribers)
     self->send(sub.hdl, closed_atom::value, code, reason);
   check_faults(self);
-  if (!st.manual_disconnect)
-    schedule_reconnect(self);
+  next_attempt(self, fell_back);
 }
 
 void on_closed(self_ptr self, uint16_t code, const std::string& reason) {
   log_of(self).info(component, "connection closed with code " + std::to_string(code)
                                  + (reason.empty() ? "" : " (" + reason + ")"));
+  bool fell_back = fall_back_if_on_trial(
+    self, "the WebSocket closed before answering its first heartbeat");
   connection_lost(self, "connection_closed");
-  after_close(self, code, reason);
+  after_close(self, code, reason, fell_back);
 }
 
-void on_failed(self_ptr self, const transport::connect_failure& failure) {
+void on_failed(self_ptr self, const transport::connect_failure& failure,
+               bool fell_back = false) {
   auto& st = self->state;
   log_of(self).warning(component, "connection failed: " + failure.reason);
+  if (!fell_back)
+    fell_back = fall_back_if_on_trial(self, "the WebSocket failed before it opened ("
+                                              + failure.reason + ")");
   connection_lost(self, "connection_error");
   if (auto& hooks = st.ctx->options.hooks)
     hooks->on_error.fire(*hooks->gate, failure.reason, failure.http_status);
   for (auto& sub : st.subscribers)
     self->send(sub.hdl, error_atom::value, failure.reason, failure.http_status);
   check_faults(self);
-  if (!st.manual_disconnect)
-    schedule_reconnect(self);
+  next_attempt(self, fell_back);
 }
 
 // A disconnect's connection is gone: answer whoever waits for it.
@@ -392,6 +537,10 @@ void on_message(self_ptr self, protocol::message&& msg, std::vector<routed_batch
     if (st.pending_heartbeat == msg.ref) {
       // Scheduled from the reply, not from a timer (phoenix PR #4309).
       reset_heartbeat(self);
+      answered = true;
+    }
+    if (st.health_check == msg.ref) {
+      pass_health_check(self);
       answered = true;
     }
     if (auto i = st.pings.find(*msg.ref); i != st.pings.end()) {
@@ -646,9 +795,12 @@ void halt(self_ptr self, caf::error why) {
 
 } // namespace
 
-transport::connect_request make_connect_request(const socket_context& ctx) {
+transport::connect_request make_connect_request(const socket_context& ctx,
+                                                transport::transport_kind kind) {
   auto& opts = ctx.options;
+  bool longpoll = kind == transport::transport_kind::longpoll;
   transport::connect_request req;
+  req.kind = kind;
   protocol::json_document params;
   // User functions, fenced: one that throws aborts the attempt (its fault
   // recorded under its own name, see `user_function_failed`).
@@ -656,16 +808,23 @@ transport::connect_request make_connect_request(const socket_context& ctx) {
     throw user_function_failed{};
   if (!params.IsObject() && !params.IsNull())
     opts.logger.error(component, "socket params must be a JSON object; connecting without them");
-  req.url = protocol::websocket_url(opts.endpoint, params.IsObject() ? &params : nullptr,
-                                    ctx.serializer->vsn());
+  auto* query = params.IsObject() ? &params : nullptr;
+  req.url = longpoll ? protocol::longpoll_url(opts.endpoint, query, ctx.serializer->vsn())
+                     : protocol::websocket_url(opts.endpoint, query, ctx.serializer->vsn());
   req.headers = opts.headers;
   if (opts.auth_token) {
     std::optional<std::string> token;
     if (!fenced("auth_token", {}, [&] { token = opts.auth_token(); }))
       throw user_function_failed{};
-    if (token)
+    // phoenix.js's LongPoll sends the token as a header, the WebSocket as a subprotocol.
+    if (token && longpoll)
+      req.headers.emplace_back(std::string{protocol::auth_token_header}, *token);
+    else if (token)
       req.subprotocols = protocol::auth_token_protocols(*token);
   }
+  req.compress = opts.compress && !longpoll;
+  req.long_poll_timeout_ms = static_cast<uint32_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(opts.longpoller_timeout).count());
   req.tls = opts.tls;
   req.max_frame_size = opts.max_frame_size;
   req.open_timeout_ms = static_cast<uint32_t>(
@@ -730,8 +889,9 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       closing->second.transport = nullptr;
       finish_teardown(self, g, 1006, "transport failed");
     } else {
+      bool fell_back = fall_back_if_on_trial(self, "the WebSocket's transport failed");
       connection_lost(self, "connection_error");
-      after_close(self, 1006, "transport failed");
+      after_close(self, 1006, "transport failed", fell_back);
     }
   });
   return {
@@ -752,6 +912,7 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       st.ctx->wants_connection.store(false);
       reset_reconnect(self);
       stop_heartbeat(self);
+      disarm_fallback(self);
       auto rp = self->make_response_promise<connection_state>();
       if (st.transport) {
         auto g = st.gen;
@@ -897,8 +1058,9 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       self->send(st.transport, transport::abort_atom::value);
       ++st.gen;
       st.stats.generation = st.gen;
+      bool fell_back = fall_back_if_on_trial(self, "the WebSocket's first heartbeat timed out");
       connection_lost(self, "heartbeat_timeout");
-      after_close(self, 1006, "heartbeat timeout");
+      after_close(self, 1006, "heartbeat timeout", fell_back);
     },
     [self](reconnect_atom, uint64_t epoch) {
       if (!from_self(self, "reconnect"))
@@ -924,8 +1086,30 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       auto reason = i->second.reason;
       finish_teardown(self, g, code, reason);
     },
+    [self](fallback_atom, uint64_t epoch) {
+      if (!from_self(self, "fallback"))
+        return;
+      auto& st = self->state;
+      if (epoch != st.fallback_epoch || !st.transport || !on_trial(self))
+        return;
+      bool was_open = st.conn == connection_state::open;
+      auto ms = std::to_string(window_ms(st.ctx->options));
+      auto why = was_open ? "the WebSocket did not answer its first heartbeat within " + ms + " ms"
+                          : "the WebSocket did not open within " + ms + " ms";
+      fall_back(self, why);
+      // Dropped at once: a link that cannot open or answer never closes cleanly.
+      self->send(st.transport, transport::abort_atom::value);
+      ++st.gen;
+      st.stats.generation = st.gen;
+      if (was_open) {
+        connection_lost(self, "connection_closed");
+        after_close(self, 1006, why, true);
+      } else {
+        on_failed(self, transport::connect_failure{why, 0}, true);
+      }
+    },
     // -- transport reports ------------------------------------------------------------
-    [self](opened_atom, transport::generation g) {
+    [self](opened_atom, transport::generation g, transport::transport_kind kind) {
       auto& st = self->state;
       // A report of an old connection changes nothing: dropped unchecked.
       if (!is_current(self, g)) {
@@ -934,12 +1118,23 @@ socket_actor::behavior_type socket_impl(self_ptr self,
       }
       if (!from_transport(self, "opened"))
         return;
-      log_of(self).info(component, "connected");
+      log_of(self).info(component, "connected over " + transport::to_string(kind));
       ++st.stats.opens;
+      st.kind = kind;
+      st.stats.transport = kind;
+      st.ctx->transport.store(kind);
       set_conn(self, connection_state::open);
       flush_send_buffer(self);
       reset_reconnect(self);
-      reset_heartbeat(self);
+      if (kind == transport::transport_kind::longpoll) {
+        // No heartbeat over long-poll (phoenix.js's `skipHeartbeat`): the poll window does it.
+        if (st.ctx->fell_back.load())
+          remember_fallback(self);
+      } else {
+        reset_heartbeat(self);
+        if (on_trial(self))
+          start_health_check(self);
+      }
       if (auto& hooks = st.ctx->options.hooks)
         hooks->on_open.fire(*hooks->gate);
       for (auto& sub : st.subscribers)
@@ -1029,6 +1224,50 @@ uint64_t fresh_jitter_seed() noexcept {
   return next.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed);
 }
 
+std::string to_string(transport_choice c) {
+  switch (c) {
+    case transport_choice::longpoll:
+      return "longpoll";
+    case transport_choice::automatic:
+      return "auto";
+    default:
+      return "websocket";
+  }
+}
+
+std::optional<transport_choice> parse_transport_choice(std::string_view text) {
+  for (auto c : {transport_choice::websocket, transport_choice::longpoll,
+                 transport_choice::automatic})
+    if (text == to_string(c))
+      return c;
+  return std::nullopt;
+}
+
+bool in_memory_transport_memory::fell_back(const std::string& endpoint) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return std::find(endpoints_.begin(), endpoints_.end(), endpoint) != endpoints_.end();
+}
+
+void in_memory_transport_memory::remember_fallback(const std::string& endpoint) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (std::find(endpoints_.begin(), endpoints_.end(), endpoint) != endpoints_.end())
+    return;
+  // Bounded: a process talking to ever new endpoints forgets the oldest.
+  if (endpoints_.size() >= 1024)
+    endpoints_.erase(endpoints_.begin());
+  endpoints_.push_back(endpoint);
+}
+
+void in_memory_transport_memory::clear() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  endpoints_.clear();
+}
+
+std::shared_ptr<transport_memory> process_transport_memory() {
+  static auto memory = std::make_shared<in_memory_transport_memory>();
+  return memory;
+}
+
 caf::expected<std::shared_ptr<socket_context>> make_socket_context(socket_options opts) {
   auto ctx = std::make_shared<socket_context>();
   if (opts.endpoint.host.empty())
@@ -1047,6 +1286,19 @@ caf::expected<std::shared_ptr<socket_context>> make_socket_context(socket_option
     return caf::make_error(ec::invalid_argument, "the timeout must be positive");
   if (opts.heartbeat_interval.count() < 0)
     return caf::make_error(ec::invalid_argument, "the heartbeat interval is negative");
+  if (opts.long_poll_fallback && opts.long_poll_fallback->count() <= 0)
+    return caf::make_error(ec::invalid_argument, "the long-poll fallback time must be positive");
+  if (opts.longpoller_timeout.count() <= 0)
+    return caf::make_error(ec::invalid_argument, "the long-poll request timeout must be positive");
+  if (opts.transport == transport_choice::longpoll
+      && dynamic_cast<const protocol::custom_serializer*>(opts.serializer.get()) != nullptr) {
+    // phoenix.js uses custom encode/decode over WebSocket only (kept after a fallback).
+    opts.logger.info(component, "custom encode/decode are not used over long-poll");
+    auto ser = protocol::make_serializer(opts.serializer->vsn(), protocol::role::client);
+    if (!ser)
+      return caf::make_error(ec::invalid_argument, ser.error().to_string());
+    opts.serializer = std::move(*ser);
+  }
   ctx->serializer = opts.serializer;
   ctx->options = std::move(opts);
   return ctx;

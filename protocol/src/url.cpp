@@ -333,13 +333,20 @@ std::string encode_params(const json_value& params, bool skip_vsn) {
   return out;
 }
 
-std::string websocket_url(const endpoint& ep, const json_value* params,
+namespace {
+
+// One transport's URL: endpoint + `/<transport>?<endpoint query>&<params>&vsn=V`
+// (phoenix.js `endPointURL`, shared by both transports).
+std::string transport_url(const endpoint& ep, std::string_view scheme,
+                          std::string_view transport, const json_value* params,
                           std::string_view vsn) {
-  std::string out{ep.scheme()};
+  std::string out{scheme};
   out += "://";
   out += ep.authority();
   out += ep.path;
-  out += "/websocket?";
+  out += '/';
+  out += transport;
+  out += '?';
   if (!ep.query.empty()) {
     out += ep.query;
     out += '&';
@@ -354,6 +361,18 @@ std::string websocket_url(const endpoint& ep, const json_value* params,
   out += "vsn=";
   out += url_encode_component(vsn);
   return out;
+}
+
+} // namespace
+
+std::string websocket_url(const endpoint& ep, const json_value* params,
+                          std::string_view vsn) {
+  return transport_url(ep, ep.scheme(), "websocket", params, vsn);
+}
+
+std::string longpoll_url(const endpoint& ep, const json_value* params,
+                         std::string_view vsn) {
+  return transport_url(ep, ep.tls ? "https" : "http", "longpoll", params, vsn);
 }
 
 std::string redact_url(std::string_view url) {

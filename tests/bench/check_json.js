@@ -34,6 +34,12 @@ if (doc.floor && doc.floor_estimate && doc.floor_estimate.hops_per_round_trip !=
 }
 const warmup = doc.meta && doc.meta.plan && doc.meta.plan.echo && doc.meta.plan.echo.warmup
 if (!(warmup > 0)) problems.push(`meta.plan.echo.warmup is ${warmup}`)
+// Echo over long-poll: every client but the bare one (WebSocket only), warmed up alike.
+const lpWarmup = doc.meta && doc.meta.plan && doc.meta.plan.longpoll && doc.meta.plan.longpoll.warmup
+for (const c of clients.filter(c => c !== 'bare')) {
+  need(doc.longpoll && doc.longpoll[c], ['cpu_s_per_100k', 'rt_per_s', 'p50_ms', 'p99_ms', 'warmup'], `longpoll.${c}`)
+  if (doc.longpoll && doc.longpoll[c] && doc.longpoll[c].warmup !== lpWarmup) problems.push(`longpoll.${c}.warmup is ${doc.longpoll[c].warmup}, not ${lpWarmup}`)
+}
 for (const c of clients) {
   need(doc.echo && doc.echo[c], ['cpu_s_per_100k', 'rt_per_s', 'p50_ms', 'p99_ms', 'warmup'], `echo.${c}`)
   // Every client warmed up as planned, so that the ratios between them hold.

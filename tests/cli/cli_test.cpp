@@ -741,3 +741,24 @@ BOOST_AUTO_TEST_CASE(a_server_that_never_answers_the_upgrade_gives_up_at_the_ope
                         == 1,
                       phx.transcript());
 }
+
+BOOST_AUTO_TEST_CASE(transport_auto_falls_back_to_long_poll_where_websockets_are_refused) {
+  server_process server;
+  // phx-server's /nows/socket refuses the WebSocket upgrade (403), serves long-poll.
+  auto url = server.url();
+  url = url.substr(0, url.rfind("/socket")) + "/nows/socket";
+  phx_process phx{url, {"--transport", "auto", "--long-poll-fallback-ms", "2000", "--join",
+                        "room:lobby", "--strict", "--log-level", "info"}};
+  // Sent before any open: goes out over long-poll once joined.
+  phx.send(R"({"push":"echo","topic":"room:lobby","payload":{"a":1},"id":"lp"})");
+  phx.expect(where("reply", {{"id", "lp"}, {"status", "ok"}}), "echo over long-poll");
+  BOOST_CHECK_EQUAL(phx.finish(), 0);
+  bool fell_back = false;
+  bool over_longpoll = false;
+  for (auto& l : phx.err_lines()) {
+    fell_back = fell_back || contains(l, "falling back to long-poll");
+    over_longpoll = over_longpoll || contains(l, "connected over longpoll");
+  }
+  BOOST_CHECK_MESSAGE(fell_back && over_longpoll, phx.transcript());
+  BOOST_CHECK_EQUAL(count_if(phx.lines(), where("open")), 1u);
+}

@@ -323,6 +323,48 @@ BOOST_AUTO_TEST_CASE(the_usage_documents_the_exit_codes_and_the_new_flags) {
     BOOST_CHECK_MESSAGE(contains(text, part), part);
 }
 
+BOOST_AUTO_TEST_CASE(transport_fallback_and_compress_are_parsed) {
+  const std::string url = "ws://127.0.0.1:4000/socket";
+  auto d = parse_ok({url});
+  BOOST_CHECK(d.transport == phx::transport_choice::websocket);
+  BOOST_CHECK(!d.long_poll_fallback_ms && !d.compress);
+  auto a = parse_ok({url, "--transport", "auto", "--long-poll-fallback-ms=1500", "--compress"});
+  BOOST_CHECK(a.transport == phx::transport_choice::automatic);
+  BOOST_REQUIRE(a.long_poll_fallback_ms);
+  BOOST_CHECK_EQUAL(*a.long_poll_fallback_ms, 1500u);
+  BOOST_CHECK(a.compress);
+  BOOST_CHECK(parse_ok({url, "--transport=longpoll"}).transport
+              == phx::transport_choice::longpoll);
+  // As phoenix.js: the fallback time with the WebSocket transport turns the fallback on.
+  auto w = parse_ok({url, "--long-poll-fallback-ms", "800"});
+  BOOST_CHECK(w.transport == phx::transport_choice::websocket);
+  BOOST_CHECK_EQUAL(w.long_poll_fallback_ms.value_or(0), 800u);
+  BOOST_CHECK(contains(parse_bad({url, "--transport", "LongPoll"}),
+                       "--transport must be websocket, longpoll or auto"));
+  BOOST_CHECK(contains(parse_bad({url, "--transport"}), "--transport needs a value"));
+  BOOST_CHECK(contains(parse_bad({url, "--long-poll-fallback-ms", "0"}),
+                       "--long-poll-fallback-ms expects"));
+  BOOST_CHECK(contains(parse_bad({url, "--long-poll-fallback-ms", "soon"}),
+                       "--long-poll-fallback-ms expects"));
+  BOOST_CHECK(contains(parse_bad({url, "--compress=yes"}), "--compress takes no value"));
+  BOOST_CHECK(contains(parse_bad({url, "--transport", "longpoll", "--long-poll-fallback-ms", "9"}),
+                       "--long-poll-fallback-ms needs --transport websocket or auto"));
+  BOOST_CHECK(contains(parse_bad({url, "--compress", "--transport", "longpoll"}),
+                       "--compress applies to WebSocket frames"));
+  for (auto part : {"--transport T", "--long-poll-fallback-ms N", "--compress",
+                    "X-Phoenix-AuthToken"})
+    BOOST_CHECK_MESSAGE(contains(usage(), part), part);
+}
+
+BOOST_AUTO_TEST_CASE(the_session_hands_the_transport_options_to_the_socket) {
+  auto o = parse_ok({"ws://127.0.0.1:4000/socket", "--transport", "auto",
+                     "--long-poll-fallback-ms", "1200", "--compress"});
+  auto so = socket_options_of(o);
+  BOOST_CHECK(so.transport == phx::transport_choice::automatic);
+  BOOST_CHECK_EQUAL(so.long_poll_fallback_ms.value_or(0), 1200u);
+  BOOST_CHECK(so.compress);
+}
+
 BOOST_AUTO_TEST_CASE(a_join_line_carries_a_reason_only_when_given) {
   phx::protocol::payload none;
   BOOST_CHECK_EQUAL(join_line("room:a", "timeout", none, "not sent: x"),

@@ -97,4 +97,87 @@ inline fleet_result run_fleet(const std::vector<std::string>& args, const std::s
   return r;
 }
 
+/// A `phx-fleet` child running in the background (a coordinator or a
+/// worker), its output in `DIR/NAME.out` and `DIR/NAME.err`. Killed (SIGCONT
+/// first, in case it was stopped, then SIGKILL) and reaped when it goes away.
+class fleet_child {
+public:
+  fleet_child(const std::vector<std::string>& args, const std::string& dir, const std::string& name)
+    : out_path_(dir + "/" + name + ".out"), err_path_(dir + "/" + name + ".err") {
+    std::vector<std::string> store{std::string{PHX_BIN_DIR} + "/phx-fleet"};
+    store.insert(store.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : store)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0)
+      throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      int o = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(o, STDOUT_FILENO);
+      ::dup2(e, STDERR_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~fleet_child() {
+    if (pid_ > 0 && exit_code_ < 0) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  fleet_child(const fleet_child&) = delete;
+  fleet_child& operator=(const fleet_child&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+  /// Sends `sig` to the child.
+  void signal(int sig) const { ::kill(pid_, sig); }
+  std::string out() const { return slurp(out_path_); }
+  std::string err() const { return slurp(err_path_); }
+
+  /// True while it runs (reaps it when it ended).
+  bool running() {
+    if (exit_code_ >= 0)
+      return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return false;
+    }
+    return true;
+  }
+
+  /// Waits up to `timeout_s` for the exit; its code, or -1 if it still runs.
+  int wait(double timeout_s) {
+    auto t0 = std::chrono::steady_clock::now();
+    while (running()
+           && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < timeout_s)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    return exit_code_;
+  }
+
+  /// Waits up to `timeout_s` until its stdout contains `text`; false if not.
+  bool wait_output(const std::string& text, double timeout_s) {
+    auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < timeout_s) {
+      if (out().find(text) != std::string::npos)
+        return true;
+      if (!running())
+        return out().find(text) != std::string::npos;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    return false;
+  }
+
+private:
+  std::string out_path_;
+  std::string err_path_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
 } // namespace fleet_test

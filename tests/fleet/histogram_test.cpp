@@ -8,7 +8,9 @@
 #include <random>
 #include <vector>
 
+#include "cluster/protocol.hpp"
 #include "measure/histogram.hpp"
+#include "measure/metrics.hpp"
 
 using phx::fleet::histogram;
 
@@ -103,6 +105,73 @@ BOOST_AUTO_TEST_CASE(empty_histogram_reports_zero) {
   BOOST_CHECK_EQUAL(h.value_at_quantile(0.99), 0);
   BOOST_CHECK_EQUAL(h.count(), 0u);
   BOOST_CHECK(h.buckets().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// What crosses a node link: a worker's second as sparse (index, count) lists.
+BOOST_AUTO_TEST_SUITE(fleet_wire)
+
+BOOST_AUTO_TEST_CASE(sparse_histograms_merge_into_the_same_counts) {
+  auto values = generated(11, 20000);
+  histogram whole, a, b;
+  for (size_t i = 0; i < values.size(); ++i) {
+    whole.record(values[i]);
+    (i % 3 ? a : b).record(values[i]);
+  }
+  histogram merged;
+  merged.merge_sparse(a.sparse(), a.max(), a.sum());
+  merged.merge_sparse(b.sparse(), b.max(), b.sum());
+  BOOST_TEST(merged.counts() == whole.counts());
+  BOOST_TEST(merged.count() == whole.count());
+  BOOST_TEST(merged.max() == whole.max());
+  BOOST_TEST(std::abs(merged.mean() - whole.mean()) < 1e-6 * whole.mean());
+  // Sparse: only the non-empty buckets travel.
+  BOOST_TEST(a.sparse().size() == 2 * a.buckets().size());
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_peer_cannot_grow_a_histogram) {
+  histogram h;
+  h.merge_sparse({1u << 30, 5, 3}, 100, 500); // an index past the largest, and an odd tail
+  BOOST_TEST(h.count() == 0u);
+  BOOST_TEST(h.counts().size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(workers_seconds_merged_equal_one_collector_fed_everything) {
+  using namespace phx::fleet;
+  metrics w1, w2, all, coordinator;
+  auto feed = [](metrics& m, int64_t ns, bool ok) {
+    m.latency(latency_kind::push, ns);
+    m.outcome(op_kind::push, ok ? outcome_kind::ok : outcome_kind::timeout);
+    m.push_sent();
+    if (!ok)
+      m.error("push_timeout");
+  };
+  auto values = generated(5, 3000);
+  for (size_t i = 0; i < values.size(); ++i) {
+    bool ok = i % 50 != 0;
+    feed(i % 2 ? w1 : w2, values[i], ok);
+    feed(all, values[i], ok);
+    if (i % 1000 == 999) { // a second ends: each worker reports over the wire
+      coordinator.merge(phx::fleet::cluster::from_wire(phx::fleet::cluster::to_wire(w1.take_delta())));
+      coordinator.merge(phx::fleet::cluster::from_wire(phx::fleet::cluster::to_wire(w2.take_delta())));
+      auto row = coordinator.take_second(static_cast<double>(i / 1000 + 1));
+      BOOST_TEST(row.pushes_sent == 1000u);
+      BOOST_TEST(row.replies_ok + row.timeouts == 1000u);
+    }
+  }
+  auto t = coordinator.snapshot();
+  auto u = all.snapshot();
+  auto push = static_cast<size_t>(latency_kind::push);
+  BOOST_TEST(t.latency[push].counts() == u.latency[push].counts());
+  BOOST_TEST((t.outcomes == u.outcomes));
+  BOOST_TEST((t.errors == u.errors));
+  BOOST_TEST(t.pushes_sent == u.pushes_sent);
+  // A malformed report merges as nothing.
+  phx::fleet::cluster::worker_report bad;
+  bad.outcomes = {1, 2, 3};
+  coordinator.merge(phx::fleet::cluster::from_wire(bad));
+  BOOST_TEST(coordinator.snapshot().pushes_sent == u.pushes_sent);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -95,6 +95,28 @@ BOOST_AUTO_TEST_CASE(wrong_fields_are_named_by_their_path) {
                     "not valid JSON at l");
 }
 
+BOOST_AUTO_TEST_CASE(workers_section_says_what_happens_to_a_lost_workers_users) {
+  auto [sc, err] = parse_scenario(valid);
+  BOOST_REQUIRE(sc);
+  BOOST_CHECK(sc->workers.respawn); // by default a lost worker's users come back
+  BOOST_CHECK_EQUAL(sc->workers.recovery_s, 10.0);
+  auto off = with(R"("seed": 7,)", R"("seed": 7, "workers": {"respawn": false, "recovery_s": 3},)");
+  auto [sc2, err2] = parse_scenario(off);
+  BOOST_REQUIRE_MESSAGE(sc2, err2.text());
+  BOOST_CHECK(!sc2->workers.respawn);
+  BOOST_CHECK_EQUAL(sc2->workers.recovery_s, 3.0);
+  BOOST_CHECK_EQUAL(error_of(with(R"("seed": 7,)", R"("seed": 7, "workers": {"respawn": 1},)")),
+                    "workers.respawn: expected true or false");
+  BOOST_CHECK_EQUAL(error_of(with(R"("seed": 7,)", R"("seed": 7, "workers": {"recovery_s": -1},)"))
+                      .substr(0, 30),
+                    "workers.recovery_s: expected a");
+  BOOST_CHECK_EQUAL(error_of(with(R"("seed": 7,)", R"("seed": 7, "workers": {"respawn_s": 1},)"))
+                      .substr(0, 35),
+                    "workers.respawn_s: unknown field (k");
+  BOOST_CHECK_EQUAL(error_of(with(R"("seed": 7,)", R"("seed": 7, "workers": true,)")),
+                    "workers: expected an object");
+}
+
 BOOST_AUTO_TEST_CASE(missing_sections_are_named) {
   BOOST_CHECK_EQUAL(error_of(R"({"population": []})"), "targets: missing (expected an array of URLs)");
   BOOST_CHECK_EQUAL(error_of(R"({"targets": ["ws://h/socket"]})"),

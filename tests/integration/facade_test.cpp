@@ -17,6 +17,7 @@
 #include "phx_test/recorder.hpp"
 #include "phx_test/require.hpp"
 #include "phx_test/server_process.hpp"
+#include "phx_test/transport.hpp"
 
 using namespace std::chrono_literals;
 using phx_test::recorder;
@@ -30,7 +31,8 @@ phx::socket::options fast_options() {
   opts.reconnect_after_ms = [](uint32_t) { return 100u; };
   opts.rejoin_after_ms = [](uint32_t) { return 100u; };
   opts.log_level = phx::log_level::error;
-  return opts;
+  // WebSocket, or long-poll in the `_longpoll` run (phx_test/transport.hpp).
+  return phx_test::with_test_transport(opts);
 }
 
 std::string str(const phx::payload& p) {
@@ -247,7 +249,8 @@ BOOST_AUTO_TEST_CASE(push_later_and_info) {
   BOOST_CHECK_EQUAL(r["join_params"]["x"].GetInt(), 1);
 }
 
-BOOST_AUTO_TEST_CASE(binary_push_reply_and_broadcast) {
+BOOST_AUTO_TEST_CASE(binary_push_reply_and_broadcast,
+                     *phx_test::websocket_only("binary frames (long-poll carries JSON text)")) {
   session t;
   auto s = t.make_socket();
   s.connect();
@@ -334,12 +337,17 @@ BOOST_AUTO_TEST_CASE(disconnect_all_kill_all_and_restart_lead_to_reconnect_and_r
   expect_recovery(2, "disconnect_all");
   BOOST_REQUIRE_EQUAL(t.server.admin("/admin/kill_all").status, 200);
   expect_recovery(3, "kill_all");
-  BOOST_CHECK(t.log.count("close 1006") >= 1);
+  // Over long-poll the held poll is cut (1011), or the next poll finds the session gone (3410).
+  if (phx_test::longpoll_run())
+    BOOST_CHECK(t.log.count("close 1011") + t.log.count("close 3410") >= 1);
+  else
+    BOOST_CHECK(t.log.count("close 1006") >= 1);
   t.server.restart();
   expect_recovery(4, "restart");
 }
 
-BOOST_AUTO_TEST_CASE(a_stalled_server_is_detected_by_the_heartbeat_and_recovered) {
+BOOST_AUTO_TEST_CASE(a_stalled_server_is_detected_by_the_heartbeat_and_recovered,
+                     *phx_test::websocket_only("no heartbeat over long-poll")) {
   session t;
   auto opts = fast_options();
   opts.heartbeat_interval_ms = 200;
@@ -353,6 +361,23 @@ BOOST_AUTO_TEST_CASE(a_stalled_server_is_detected_by_the_heartbeat_and_recovered
     t.log.dump());
   BOOST_REQUIRE(t.log.wait_count("room:stall join ok", 2, 15s));
   BOOST_CHECK_EQUAL(PHX_REQUIRE_VALUE(ch.push("echo").wait_for(10s)).status, "ok");
+}
+
+// Long-poll in both runs: the server ends the session as if its process died.
+BOOST_AUTO_TEST_CASE(a_killed_long_poll_session_is_replaced_and_its_channels_rejoin) {
+  session t;
+  auto opts = fast_options();
+  opts.transport = phx::transport_choice::longpoll;
+  auto s = t.make_socket(std::move(opts), "?user=lpkill");
+  s.connect();
+  auto ch = t.joined(s, "room:lpkill");
+  BOOST_REQUIRE_EQUAL(t.server.admin("/admin/kill_longpoll?user=lpkill").status, 200);
+  // phoenix.js: a 410 on a session it had is "session gone", closed with 3410.
+  BOOST_REQUIRE_MESSAGE(t.log.wait_for("close 3410", 10s), t.log.dump());
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("open", 2, 15s), t.log.dump());
+  BOOST_REQUIRE_MESSAGE(t.log.wait_count("room:lpkill join ok", 2, 15s), t.log.dump());
+  BOOST_CHECK_EQUAL(PHX_REQUIRE_VALUE(ch.push("echo").wait_for(10s)).status, "ok");
+  BOOST_CHECK(s.transport() == phx::transport::transport_kind::longpoll);
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_connect_reports_403_and_keeps_retrying) {
@@ -452,7 +477,8 @@ BOOST_AUTO_TEST_CASE(socket_off_removes_callbacks_that_then_miss_a_reconnect) {
   s.off({gone_open, gone_message, 9999});
 }
 
-BOOST_AUTO_TEST_CASE(socket_on_message_gets_every_decoded_message) {
+BOOST_AUTO_TEST_CASE(socket_on_message_gets_every_decoded_message,
+                     *phx_test::websocket_only("binary frames and heartbeats")) {
   session t;
   auto opts = fast_options();
   opts.heartbeat_interval_ms = 100;
@@ -669,6 +695,10 @@ BOOST_AUTO_TEST_CASE(connection_state_follows_open_and_closed) {
   BOOST_CHECK(s.connection_state() == phx::connection_state::open);
   BOOST_CHECK(s.connection_state() == s.state());
   BOOST_CHECK(s.connected());
+  // The transport of this run (phx_test/transport.hpp) is the one in use.
+  BOOST_CHECK(s.transport()
+              == (phx_test::longpoll_run() ? phx::transport::transport_kind::longpoll
+                                           : phx::transport::transport_kind::websocket));
   // Ours runs after the session's "open" callback: wait for it.
   BOOST_CHECK(t.log.wait_for("state at open open"));
   // A close by the server: closed, then open again after the reconnect.

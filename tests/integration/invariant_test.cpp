@@ -15,6 +15,7 @@
 #include "phx_test/recorder.hpp"
 #include "phx_test/require.hpp"
 #include "phx_test/server_process.hpp"
+#include "phx_test/transport.hpp"
 
 using namespace std::chrono_literals;
 
@@ -24,6 +25,7 @@ BOOST_AUTO_TEST_CASE(every_push_has_exactly_one_outcome_under_random_cuts) {
   opts.reconnect_after_ms = [](uint32_t) { return 50u; };
   opts.rejoin_after_ms = [](uint32_t) { return 50u; };
   opts.log_level = phx::log_level::off;
+  phx_test::with_test_transport(opts);
   phx::socket sock{server.url(), opts};
   auto running_before = sock.system().registry().running();
   sock.connect();

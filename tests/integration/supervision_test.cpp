@@ -23,6 +23,7 @@
 #include "phx_test/recorder.hpp"
 #include "phx_test/require.hpp"
 #include "phx_test/server_process.hpp"
+#include "phx_test/transport.hpp"
 
 using namespace std::chrono_literals;
 using phx_test::recorder;
@@ -35,7 +36,7 @@ phx::socket::options fast_options() {
   opts.reconnect_after_ms = [](uint32_t) { return 100u; };
   opts.rejoin_after_ms = [](uint32_t) { return 100u; };
   opts.log_level = phx::log_level::error;
-  return opts;
+  return phx_test::with_test_transport(opts);
 }
 
 /// Counts the outcomes of every push made, whatever their status.
@@ -75,7 +76,8 @@ struct outcome_counter {
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(user_code_throwing_from_every_kind_of_callback_leaves_socket_and_channel_answering) {
+BOOST_AUTO_TEST_CASE(user_code_throwing_from_every_kind_of_callback_leaves_socket_and_channel_answering,
+                     *phx_test::websocket_only("custom encode/decode apply to WebSocket only, as in phoenix.js")) {
   server_process server;
   recorder log;
   outcome_counter pushes;
@@ -391,7 +393,8 @@ BOOST_AUTO_TEST_CASE(internal_messages_from_another_node_are_refused_and_reporte
   self_b->send(to_sock, phx::teardown_atom::value, uint64_t{1});
   self_b->send(to_sock, phx::crash_atom::value, std::string{"forged"});
   self_b->send(to_sock, phx::halt_atom::value, caf::make_error(phx::ec::socket_stopped));
-  self_b->send(to_sock, phx::opened_atom::value, phx::transport::generation{1});
+  self_b->send(to_sock, phx::opened_atom::value, phx::transport::generation{1},
+               phx::transport::transport_kind::websocket);
   self_b->send(to_sock, phx::closed_atom::value, phx::transport::generation{1}, uint16_t{1000},
                std::string{"forged"});
   self_b->send(to_sock, phx::failed_atom::value, phx::transport::generation{1},

@@ -8,11 +8,43 @@ const fs = require('node:fs')
 const http = require('node:http')
 const https = require('node:https')
 const readline = require('node:readline')
+const assert = require('node:assert/strict')
 const WebSocket = require('ws')
-const { Socket } = require('phoenix')
+const { Socket, LongPoll } = require('phoenix')
 
 const SERVER_BIN = process.env.PHX_SERVER_BIN
 const DEFAULT_WAIT_MS = 5000
+
+// -- the transport under test -----------------------------------------------------
+
+/** The transport phoenix.js sockets use: PHX_INTEROP_TRANSPORT=longpoll or websocket (default). */
+const TRANSPORT = process.env.PHX_INTEROP_TRANSPORT || 'websocket'
+if (TRANSPORT !== 'websocket' && TRANSPORT !== 'longpoll') {
+  throw new Error(`PHX_INTEROP_TRANSPORT must be websocket or longpoll, got ${TRANSPORT}`)
+}
+const LONGPOLL = TRANSPORT === 'longpoll'
+
+/** node:test options that skip a WebSocket-only case visibly in the long-poll run. */
+function wsOnly (why) {
+  return LONGPOLL ? { skip: `WebSocket-only: ${why}` } : {}
+}
+
+/** node:test options that skip a long-poll-only case visibly in the WebSocket run. */
+function longPollOnly (why) {
+  return LONGPOLL ? {} : { skip: `long-poll only: ${why}` }
+}
+
+/**
+ * The close code phoenix.js reports when the server ends the connection with
+ * `wsCode`: over long-poll the session is gone and phoenix.js closes with 3410.
+ */
+function serverCloseCode (wsCode) {
+  return LONGPOLL ? 3410 : wsCode
+}
+
+// phoenix.js never tells the server it left over long-poll: sessions end by
+// expiry, shortened so that leaves show within the tests' waits.
+const LONGPOLL_SERVER_ARGS = ['--longpoll-window-ms', '500', '--longpoll-timeout-ms', '1000']
 
 // -- bounded waiting ------------------------------------------------------------
 
@@ -46,7 +78,8 @@ async function eventually (check, what, ms = DEFAULT_WAIT_MS) {
 async function startServer (args = [], { ca } = {}) {
   if (!SERVER_BIN) throw new Error('PHX_SERVER_BIN is not set (run through ctest)')
   if (!fs.existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} does not exist: build the phx-server target first`)
-  const child = spawn(SERVER_BIN, ['--host', '127.0.0.1', '--port', '0', ...args], {
+  const transportArgs = LONGPOLL && !args.some(a => a.startsWith('--longpoll')) ? LONGPOLL_SERVER_ARGS : []
+  const child = spawn(SERVER_BIN, ['--host', '127.0.0.1', '--port', '0', ...transportArgs, ...args], {
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stderr = ''
@@ -94,6 +127,17 @@ async function startServer (args = [], { ca } = {}) {
   return server
 }
 
+/**
+ * The JSON body of a long-poll GET of `server`'s `path` endpoint with query
+ * `params` (vsn 2.0.0 unless given), e.g. `{status: 403}` for a refused connect.
+ */
+async function longPollGet (server, params = {}, path = '/socket') {
+  const query = new URLSearchParams({ vsn: '2.0.0', ...params })
+  const res = await httpGet({ port: server.port, path: `${path}/longpoll?${query}` })
+  assert.equal(res.status, 200, `long-poll answers are HTTP 200: ${res.body}`)
+  return JSON.parse(res.body)
+}
+
 /** A tiny HTTP(S) GET against 127.0.0.1 with a 5 s bound. */
 function httpGet ({ port, path, tls = false, ca }) {
   const lib = tls ? https : http
@@ -118,9 +162,10 @@ const trackedSockets = new Set()
 
 /**
  * A phoenix.js Socket for `server` (endpoint path `path`, default /socket)
- * with fast reconnect/rejoin so that tests stay short. Tracked for cleanup.
+ * over the transport under test, with fast reconnect/rejoin so that tests
+ * stay short. Tracked for cleanup.
  */
-function phxSocket (server, { path = '/socket', transport = WebSocket, ...opts } = {}) {
+function phxSocket (server, { path = '/socket', transport = LONGPOLL ? LongPoll : WebSocket, ...opts } = {}) {
   const endpoint = server.url.replace(/\/socket$/, path)
   const socket = new Socket(endpoint, {
     transport,
@@ -333,6 +378,8 @@ function rawUrl (server, params = {}, path = '/socket') {
 
 module.exports = {
   DEFAULT_WAIT_MS,
+  LONGPOLL,
+  TRANSPORT,
   RawClient,
   bytes,
   closeAllRaw,
@@ -343,13 +390,17 @@ module.exports = {
   httpGet,
   join,
   joinedTimes,
+  longPollGet,
+  longPollOnly,
   nextClose,
   nextEvent,
   nextOpen,
   phxSocket,
   push,
   rawUrl,
+  serverCloseCode,
   startServer,
   toArray,
-  withTimeout
+  withTimeout,
+  wsOnly
 }

@@ -7,7 +7,7 @@ const assert = require('node:assert/strict')
 const { Presence } = require('phoenix')
 const {
   RawClient, closeAllRaw, connect, disconnect, disconnectAll, eventually, join, phxSocket,
-  push, rawUrl, startServer
+  push, rawUrl, startServer, wsOnly
 } = require('./harness')
 
 let server
@@ -128,7 +128,8 @@ test('presence:* answers echo with the payload and an unknown event with an erro
   await disconnect(alice.socket)
 })
 
-test('wire shape: presence_state after the join reply, presence_diff as Phoenix.Presence sends it', async () => {
+test('wire shape: presence_state after the join reply, presence_diff as Phoenix.Presence sends it',
+  wsOnly('raw WebSocket frames (checked in the WebSocket run)'), async () => {
   const topic = 'presence:wire'
   const a = await RawClient.open(rawUrl(server, { user: 'erin' }))
   a.send(['1', '1', topic, 'phx_join', { meta: { role: 'admin' } }])

@@ -130,8 +130,8 @@ raw_server_options options(F f) {
 inline caf::behavior listener_relay(caf::event_based_actor* self, caf::actor to) {
   // Each handler takes const references: sending one copies it, on this worker.
   return {
-    [self, to](tr::opened_atom, tr::generation gen) {
-      self->send(to, tr::opened_atom::value, gen);
+    [self, to](tr::opened_atom, tr::generation gen, tr::transport_kind kind) {
+      self->send(to, tr::opened_atom::value, gen, kind);
     },
     [self, to](tr::frame_atom, tr::generation gen, const std::vector<frame>& fs,
                tr::flow_ticket& ticket) {
@@ -274,7 +274,7 @@ struct transport_fixture {
     }
     report r;
     self->receive(
-      [&](tr::opened_atom, tr::generation gen) {
+      [&](tr::opened_atom, tr::generation gen, tr::transport_kind) {
         r.kind = report::opened;
         r.gen = gen;
       },

@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(an_actor_that_never_runs_dry_does_not_starve_the_rest) {
     auto asked = std::make_shared<caf::actor>();
     return {
       [asked](ping_atom, caf::actor& who) { *asked = who; },
-      [me, asked](tr::opened_atom, tr::generation) { me->send(*asked, tr::opened_atom::value); },
+      [me, asked](tr::opened_atom, tr::generation, tr::transport_kind) { me->send(*asked, tr::opened_atom::value); },
       [me, asked](tr::frame_atom, tr::generation, std::vector<frame>& fs, tr::flow_ticket&) {
         for (auto& f : fs)
           me->send(*asked, tr::frame_atom::value, f.data);

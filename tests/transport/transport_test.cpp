@@ -442,7 +442,7 @@ BOOST_AUTO_TEST_CASE(a_dead_listener_is_tolerated_and_ends_the_connection) {
                            std::shared_ptr<std::atomic<int>> counter)
                           -> tr::listener_actor::behavior_type {
     return {
-      [](tr::opened_atom, tr::generation) {},
+      [](tr::opened_atom, tr::generation, tr::transport_kind) {},
       [counter](tr::frame_atom, tr::generation, std::vector<frame>& fs, tr::flow_ticket&) {
         *counter += static_cast<int>(fs.size());
       },

@@ -5,7 +5,7 @@
 // medians, one table with ratios, optionally the JSON and a Markdown table.
 //
 //   node harness.js --bin-dir DIR --node-path DIR [--quick] [--repeat N]
-//                   [--json FILE] [--markdown FILE] [--only echo,fanin,scale,storm,codec,floor]
+//                   [--json FILE] [--markdown FILE] [--only echo,longpoll,fanin,scale,storm,codec,floor]
 //                   [--clients phx,phx_actor,bare,phoenix_js]
 // Exits 1 when a client fails or returns incomplete results (it never judges
 // speed: targets are reported, not asserted), 2 for an unknown option.
@@ -17,7 +17,7 @@ const path = require('node:path')
 const readline = require('node:readline')
 
 const ALL_CLIENTS = ['phx', 'phx_actor', 'bare', 'phoenix_js']
-const ALL_WORKLOADS = ['codec', 'floor', 'echo', 'fanin', 'scale', 'storm']
+const ALL_WORKLOADS = ['codec', 'floor', 'echo', 'longpoll', 'fanin', 'scale', 'storm']
 
 // -- options ------------------------------------------------------------------------
 
@@ -62,6 +62,7 @@ function plan (quick) {
   return quick
     ? {
         echo: { count: 2000, warmup: 200, window: 100 },
+        longpoll: { count: 300, warmup: 50, window: 100 },
         fanin: { count: 10000, chunk: 5000 },
         scale: { sizes: [50], heartbeatMs: 200, holdMs: 300 },
         storm: { sockets: 30, reconnectMs: 100, jitterMs: 300 },
@@ -70,6 +71,7 @@ function plan (quick) {
       }
     : {
         echo: { count: 100000, warmup: 10000, window: 100 },
+        longpoll: { count: 20000, warmup: 2000, window: 100 },
         fanin: { count: 200000, chunk: 100000 },
         scale: { sizes: [1000, 10000], heartbeatMs: 3000, holdMs: 4000 },
         // A uniform jitter of J ms spreads N reconnects at N*1000/J per second on
@@ -179,10 +181,10 @@ function summarize (runs) {
  * round (drift of a shared machine hits every client alike). `complete(r)`
  * names what is missing from a result, or returns null.
  */
-async function compare (o, label, args, complete) {
-  const runs = Object.fromEntries(o.clients.map(c => [c, []]))
+async function compare (o, label, args, complete, clients = o.clients) {
+  const runs = Object.fromEntries(clients.map(c => [c, []]))
   for (let i = 0; i < o.repeat; i++) {
-    for (const client of o.clients) {
+    for (const client of clients) {
       const t = Date.now()
       const r = await runOne(o, client, args)
       const missing = complete(r)
@@ -193,7 +195,13 @@ async function compare (o, label, args, complete) {
       process.stderr.write(`  ${label} ${client} run ${i + 1}/${o.repeat} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`)
     }
   }
-  return Object.fromEntries(o.clients.map(c => [c, summarize(runs[c])]))
+  return Object.fromEntries(clients.map(c => [c, summarize(runs[c])]))
+}
+
+/** Every client warms up alike and answers every round trip without error. */
+function echoComplete (e) {
+  return r => r.round_trips !== e.count ? `${r.round_trips} of ${e.count} round trips`
+    : r.warmup !== e.warmup ? `${r.warmup} of ${e.warmup} warm-up round trips` : r.errors ? `${r.errors} errors` : null
 }
 
 async function runCodec (o, p) {
@@ -287,8 +295,14 @@ async function runAll (o) {
     results.echo = await compare(o, 'echo', ['--workload', 'echo', '--payload', payload, '--count', String(e.count),
       '--warmup', String(e.warmup), '--window', String(e.window)],
     // Every client warms up alike: the ratios compare like with like.
-    r => r.round_trips !== e.count ? `${r.round_trips} of ${e.count} round trips`
-      : r.warmup !== e.warmup ? `${r.warmup} of ${e.warmup} warm-up round trips` : r.errors ? `${r.errors} errors` : null)
+    echoComplete(e))
+  }
+  if (o.only.includes('longpoll')) {
+    // The same echo over HTTP long-polling; the bare client speaks WebSocket only.
+    const e = p.longpoll
+    results.longpoll = await compare(o, 'echo over long-poll', ['--workload', 'echo', '--transport', 'longpoll',
+      '--payload', payload, '--count', String(e.count), '--warmup', String(e.warmup), '--window', String(e.window)],
+    echoComplete(e), o.clients.filter(c => c !== 'bare'))
   }
   if (o.only.includes('fanin')) {
     const f = p.fanin
@@ -353,6 +367,20 @@ function tableRows (o, p, results) {
     add(s, 'p50 latency ms', r.echo, 'p50_ms')
     add(s, 'p99 latency ms', r.echo, 'p99_ms')
     add(s, 'peak RSS KiB', r.echo, 'peak_rss_kib')
+  }
+  if (r.longpoll) {
+    const s = `echo over long-poll, window ${p.longpoll.window}, ${p.longpoll.count} round trips`
+    add(s, 'CPU s per 100k round trips', r.longpoll, 'cpu_s_per_100k')
+    add(s, 'round trips per s', r.longpoll, 'rt_per_s')
+    add(s, 'p50 latency ms', r.longpoll, 'p50_ms')
+    add(s, 'p99 latency ms', r.longpoll, 'p99_ms')
+    if (r.echo) {
+      // Long-poll's cost per round trip over the same client's WebSocket echo.
+      const over = Object.fromEntries(Object.keys(r.longpoll).map(c => [c, {
+        x: r.echo[c] ? ratio(r.longpoll[c].cpu_s_per_100k, r.echo[c].cpu_s_per_100k) : null
+      }]))
+      add(s, 'CPU per round trip / WebSocket', over, 'x')
+    }
   }
   if (r.fanin) {
     const s = `fan-in, flood of ${p.fanin.count} events`

@@ -6,6 +6,8 @@ phx_debian_packages=(
   build-essential cmake pkg-config
   libcaf-dev libwebsocketpp-dev rapidjson-dev
   libboost-test-dev libboost-system-dev libssl-dev openssl
+  # permessage-deflate (transport/)
+  zlib1g-dev
   # phx's prompt (BSD-licensed line editing), the API reference (target docs),
   # the man pages, and the checks of the Debian packages (test deb_packages).
   libedit-dev doxygen help2man lintian

@@ -16,6 +16,7 @@
 #include "phx/protocol/url.hpp"
 
 #include "context.hpp"
+#include "longpoll.hpp"
 #include "session.hpp"
 
 namespace phx_server {
@@ -115,7 +116,8 @@ http_reply handle_http(context& ctx, std::string_view method,
     return text(405, "only GET");
   if (path == "/health")
     return ok();
-  if (path == "/socket/websocket" || path == "/short/socket/websocket")
+  if (path == "/socket/websocket" || path == "/short/socket/websocket"
+      || path == "/nows/socket/websocket")
     return text(400, "this endpoint expects a WebSocket upgrade");
   if (path.substr(0, 7) != "/admin/")
     return text(404, "not found");
@@ -153,6 +155,15 @@ http_reply handle_http(context& ctx, std::string_view method,
       s->cut();
     ctx.log.write(log_level::info, "admin",
                   "cut " + std::to_string(all.size()) + " connection(s)");
+    return ok();
+  }
+  if (path == "/admin/kill_longpoll") {
+    // The long-poll session ends as if its process died: its held poll and
+    // the next one get 410 (the client then opens a new session).
+    auto user = param(q, "user");
+    auto n = end_longpoll_sessions(ctx, user);
+    ctx.log.write(log_level::info, "admin",
+                  "ended " + std::to_string(n) + " long-poll session(s)");
     return ok();
   }
   if (path == "/admin/broadcast") {

@@ -1,6 +1,9 @@
 #include "context.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+
+#include <openssl/rand.h>
 
 #include "phx/protocol/url.hpp"
 
@@ -12,7 +15,9 @@ context::context(boost::asio::io_context& io_ctx, const options& options)
     log(options.log_level),
     presence(*this),
     stall_timer_(io_ctx) {
-  // nop
+  longpoll_secret_.resize(32);
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(longpoll_secret_.data()), 32) != 1)
+    throw std::runtime_error("cannot draw the long-poll token key (RAND_bytes failed)");
 }
 
 void context::stall(std::chrono::milliseconds duration) {

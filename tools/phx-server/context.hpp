@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <boost/asio/io_context.hpp>
@@ -42,6 +44,13 @@ public:
   /// Open sockets (after the upgrade, until closed).
   std::unordered_set<session*> sessions;
 
+  /// Long-poll sessions by session id: no connection holds them, this map
+  /// owns them until they end (longpoll.cpp).
+  std::unordered_map<std::string, std::shared_ptr<session>> longpoll_sessions;
+
+  /// The per-process key that signs long-poll session tokens (random).
+  const std::string& longpoll_secret() const noexcept { return longpoll_secret_; }
+
   /// Called after a socket closed (the drain waits on it); may be empty.
   std::function<void()> on_session_closed;
 
@@ -60,6 +69,7 @@ private:
   boost::asio::steady_timer stall_timer_;
   std::chrono::steady_clock::time_point stall_until_{};
   uint32_t ref_counter_ = 0;
+  std::string longpoll_secret_;
 };
 
 } // namespace phx_server

@@ -46,13 +46,36 @@ handshake_decision decide_handshake(const options& opts, std::string_view resour
   auto path = resource.substr(0, qmark);
   auto query = qmark == std::string_view::npos ? std::string_view{}
                                                : resource.substr(qmark + 1);
-  handshake_decision d;
+  std::chrono::milliseconds idle_timeout;
   if (path == "/socket/websocket")
-    d.info.idle_timeout = opts.idle_timeout;
+    idle_timeout = opts.idle_timeout;
+  else if (path == "/deflate/socket/websocket")
+    idle_timeout = opts.idle_timeout;
   else if (path == "/short/socket/websocket")
-    d.info.idle_timeout = short_idle_timeout;
+    idle_timeout = short_idle_timeout;
+  else if (path == "/nows/socket/websocket")
+    return refuse(403, "/nows/socket serves long-poll only");
   else
     return refuse(404, "no socket at " + std::string{path});
+  auto d = decide_connect(query, idle_timeout, std::nullopt);
+  d.deflate = path == "/deflate/socket/websocket";
+  if (d.status != 0 || protocols.empty())
+    return d;
+  auto token = phx::protocol::parse_auth_token_protocols(protocols);
+  if (!token)
+    return refuse(400, "malformed auth token subprotocol: " + token.error().what);
+  d.info.auth_token = std::move(*token);
+  // The client must get one of its offers back; it offers "phoenix" for that.
+  d.select_phoenix = offers(protocols, "phoenix");
+  return d;
+}
+
+handshake_decision decide_connect(std::string_view query,
+                                  std::chrono::milliseconds idle_timeout,
+                                  std::optional<std::string> auth_token) {
+  handshake_decision d;
+  d.info.idle_timeout = idle_timeout;
+  d.info.auth_token = std::move(auth_token);
   auto params = phx::protocol::parse_query(query);
   if (!params)
     return refuse(400, "bad query: " + params.error().what);
@@ -78,14 +101,6 @@ handshake_decision decide_handshake(const options& opts, std::string_view resour
     if (!it->value.IsString())
       return refuse(403, "user must be a string");
     d.info.user_id.assign(it->value.GetString(), it->value.GetStringLength());
-  }
-  if (!protocols.empty()) {
-    auto token = phx::protocol::parse_auth_token_protocols(protocols);
-    if (!token)
-      return refuse(400, "malformed auth token subprotocol: " + token.error().what);
-    d.info.auth_token = std::move(*token);
-    // The client must get one of its offers back; it offers "phoenix" for that.
-    d.select_phoenix = offers(protocols, "phoenix");
   }
   // Re-read into a compact block: the query document's pool allocates 64 KiB
   // chunks, and 10,000 idle sockets each keep their params.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +20,9 @@ struct handshake_decision {
   connect_info info;
   /// True if the client offered the `phoenix` subprotocol (it is selected).
   bool select_phoenix = false;
+  /// True on `/deflate/socket`: permessage-deflate is accepted when offered
+  /// (every other path declines it).
+  bool deflate = false;
 };
 
 /// Decides an upgrade of `resource` (path and query) that offered the
@@ -26,5 +31,12 @@ struct handshake_decision {
 /// unsupported vsn or `token=bad` 403, malformed query or auth token 400.
 handshake_decision decide_handshake(const options& opts, std::string_view resource,
                                     std::string_view protocols);
+
+/// The socket's `connect/3` for `query` (the connect params), shared by both
+/// transports: unsupported vsn or `token=bad` 403, malformed query 400. The
+/// accepted socket gets `idle_timeout` (zero: none) and `auth_token`.
+handshake_decision decide_connect(std::string_view query,
+                                  std::chrono::milliseconds idle_timeout,
+                                  std::optional<std::string> auth_token);
 
 } // namespace phx_server

@@ -9,6 +9,7 @@
 #include "admin.hpp"
 #include "context.hpp"
 #include "handshake.hpp"
+#include "longpoll.hpp"
 #include "session.hpp"
 #include "wire.hpp"
 
@@ -19,6 +20,64 @@ listener::~listener() = default;
 namespace {
 
 using phx::protocol::log_level;
+
+// A long-poll request on a websocketpp connection: answered in the HTTP
+// handler, or deferred (a held poll) and answered later.
+template <class Connection>
+class ws_http_exchange final : public http_exchange {
+public:
+  explicit ws_http_exchange(std::shared_ptr<Connection> con) : con_(std::move(con)) {
+    // nop
+  }
+
+  std::string method() const override { return con_->get_request().get_method(); }
+  std::string resource() const override { return con_->get_resource(); }
+  std::string header(const std::string& name) const override {
+    return con_->get_request_header(name);
+  }
+  const std::string& body() const override { return con_->get_request_body(); }
+
+  void add_header(const std::string& name, const std::string& value) override {
+    if (!done_)
+      con_->replace_header(name, value);
+  }
+
+  void respond(int status, const std::string& content_type, std::string body) override {
+    if (done_)
+      return;
+    done_ = true;
+    con_->set_status(static_cast<websocketpp::http::status_code::value>(status));
+    con_->replace_header("Content-Type", content_type);
+    con_->set_body(std::move(body));
+    if (deferred_) {
+      std::error_code ec;
+      con_->send_http_response(ec);
+    }
+  }
+
+  void cut() override {
+    if (done_)
+      return;
+    done_ = true;
+    boost::system::error_code ec;
+    auto& socket = con_->get_raw_socket();
+    socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+  bool done() const noexcept override { return done_; }
+
+  // After the HTTP handler: an unanswered request stays open.
+  void defer_unless_done() {
+    if (!done_ && !con_->defer_http_response())
+      deferred_ = true;
+  }
+
+private:
+  std::shared_ptr<Connection> con_;
+  bool done_ = false;
+  bool deferred_ = false;
+};
 
 template <class Config>
 class ws_listener final : public listener {
@@ -90,6 +149,10 @@ private:
       con->set_body(decision.body + "\n");
       return false;
     }
+    // websocketpp negotiated permessage-deflate before this handler ran; only
+    // `/deflate/socket` says yes (the answer is what the client goes by).
+    if (!decision.deflate)
+      con->remove_header("Sec-WebSocket-Extensions");
     if (decision.select_phoenix) {
       std::error_code ec;
       con->select_subprotocol("phoenix", ec);
@@ -98,13 +161,20 @@ private:
       if (ec)
         con->replace_header("Sec-WebSocket-Protocol", "phoenix");
     }
+    auto deflate = decision.deflate;
     auto s = std::make_shared<ws_session<connection_type>>(ctx_, std::move(decision.info),
-                                                           con);
+                                                           con, deflate);
     // The connection owns its session through these handlers.
     con->set_open_handler([s](websocketpp::connection_hdl) { s->opened(); });
     con->set_close_handler([s](websocketpp::connection_hdl) { s->closed(); });
     con->set_fail_handler([s](websocketpp::connection_hdl) { s->closed(); });
-    con->set_message_handler([s](websocketpp::connection_hdl, message_ptr msg) {
+    con->set_message_handler([s, deflate](websocketpp::connection_hdl, message_ptr msg) {
+      // RSV1 where the answer declined compression: a client bug, refused
+      // as a server without the extension would (1002).
+      if (msg->get_compressed() && !deflate) {
+        s->close(1002, "compressed frame without permessage-deflate");
+        return;
+      }
       auto type = msg->get_opcode() == websocketpp::frame::opcode::binary
                     ? phx::protocol::frame_type::binary
                     : phx::protocol::frame_type::text;
@@ -121,6 +191,13 @@ private:
 
   void on_http(websocketpp::connection_hdl hdl) {
     auto con = server_.get_con_from_hdl(hdl);
+    const auto& resource = con->get_resource();
+    if (is_longpoll_path(std::string_view{resource}.substr(0, resource.find('?')))) {
+      auto ex = std::make_shared<ws_http_exchange<connection_type>>(con);
+      serve_longpoll(ctx_, ex);
+      ex->defer_unless_done();
+      return;
+    }
     auto reply = handle_http(ctx_, con->get_request().get_method(), con->get_resource());
     con->set_status(static_cast<websocketpp::http::status_code::value>(reply.status));
     con->replace_header("Content-Type", reply.content_type);

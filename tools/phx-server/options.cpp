@@ -22,8 +22,8 @@ bool parse_number(std::string_view text, T& out, T min, T max) {
 
 const char* usage_line() noexcept {
   return "usage: phx-server [--host 127.0.0.1] [--port 4000] [--tls-cert F "
-         "--tls-key F] [--idle-timeout-ms 60000] [--max-channels 100] "
-         "[--log-level info]";
+         "--tls-key F] [--idle-timeout-ms 60000] [--longpoll-window-ms 10000] "
+         "[--longpoll-timeout-ms 15000] [--max-channels 100] [--log-level info]";
 }
 
 std::variant<options, usage_request, std::string> parse_options(int argc,
@@ -44,7 +44,8 @@ std::variant<options, usage_request, std::string> parse_options(int argc,
     }
     auto known = name == "--host" || name == "--port" || name == "--tls-cert"
                  || name == "--tls-key" || name == "--idle-timeout-ms"
-                 || name == "--max-channels" || name == "--log-level";
+                 || name == "--max-channels" || name == "--log-level"
+                 || name == "--longpoll-window-ms" || name == "--longpoll-timeout-ms";
     if (!known)
       return "phx-server: unknown argument '" + std::string{arg} + "' (try --help)";
     if (!has_value) {
@@ -69,6 +70,13 @@ std::variant<options, usage_request, std::string> parse_options(int argc,
         return "phx-server: --idle-timeout-ms must be 1..86400000, got '"
                + std::string{value} + "'";
       opts.idle_timeout = std::chrono::milliseconds{ms};
+    } else if (name == "--longpoll-window-ms" || name == "--longpoll-timeout-ms") {
+      int64_t ms = 0;
+      if (!parse_number<int64_t>(value, ms, 1, int64_t{3600} * 1000))
+        return "phx-server: " + std::string{name} + " must be 1..3600000, got '"
+               + std::string{value} + "'";
+      (name == "--longpoll-window-ms" ? opts.longpoll_window : opts.longpoll_timeout)
+        = std::chrono::milliseconds{ms};
     } else if (name == "--max-channels") {
       if (!parse_number<size_t>(value, opts.max_channels, 0, 1000000))
         return "phx-server: --max-channels must be 0..1000000, got '"

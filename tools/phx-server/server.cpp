@@ -37,6 +37,8 @@ server::~server() {
     open.push_back(s->shared_from_this());
   for (auto& s : open)
     s->closed();
+  // Long-poll sessions hold their held polls' connections: gone before the listener.
+  ctx_.longpoll_sessions.clear();
   listener_.reset();
 }
 

@@ -97,7 +97,8 @@ void session::opened() {
   open_ = true;
   ctx_.sessions.insert(this);
   last_rx_ = std::chrono::steady_clock::now();
-  arm_idle_timer(info_.idle_timeout);
+  if (info_.idle_timeout.count() > 0)
+    arm_idle_timer(info_.idle_timeout);
   if (ctx_.log.enabled(log_level::debug))
     ctx_.log.write(log_level::debug, "socket",
                    "connected users_socket:" + info_.user_id + " (vsn "

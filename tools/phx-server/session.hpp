@@ -35,7 +35,8 @@ struct connect_info {
   phx::protocol::json_ptr params;
   /// Query param `user`, default `"anon"`.
   std::string user_id;
-  /// No inbound frame for this long closes the socket.
+  /// No inbound frame for this long closes the socket; zero: no idle
+  /// timeout (long-poll, where Phoenix has none).
   std::chrono::milliseconds idle_timeout{60000};
   /// The token of a `base64url.bearer.phx.` subprotocol, if one was offered.
   std::optional<std::string> auth_token;
@@ -53,8 +54,9 @@ enum class stop_reason : uint8_t {
 
 /// One Phoenix socket (the transport process of Phoenix.Socket): decodes
 /// frames, answers heartbeats, routes by topic and join_ref, owns the
-/// channels and the idle timeout. The websocketpp side is supplied by a
-/// subclass per transport (plain or TLS).
+/// channels and the idle timeout. The transport is supplied by a subclass:
+/// `ws_session` per websocketpp configuration (plain or TLS), or
+/// `longpoll_session` (a mailbox drained by HTTP polls, longpoll.cpp).
 class session : public std::enable_shared_from_this<session> {
 public:
   /// A socket of `ctx` established as `info` says.
@@ -164,8 +166,9 @@ template <class Connection>
 class ws_session final : public session {
 public:
   /// A session on `con`.
-  ws_session(context& ctx, connect_info info, const std::shared_ptr<Connection>& con)
-    : session(ctx, std::move(info)), con_(con) {
+  ws_session(context& ctx, connect_info info, const std::shared_ptr<Connection>& con,
+             bool deflate = false)
+    : session(ctx, std::move(info)), con_(con), deflate_(deflate) {
     // nop
   }
 
@@ -192,12 +195,20 @@ protected:
       return true;
     if (con->get_buffered_amount() > max_buffered_bytes)
       return false;
+    if (deflate_ && !msg->get_payload().empty()) {
+      // Compressed per connection by websocketpp's permessage-deflate (the
+      // shared prepared frame cannot be): a copy, then deflate.
+      con->send(msg->get_payload(), msg->get_opcode());
+      return true;
+    }
     con->send(msg);
     return true;
   }
 
 private:
   std::weak_ptr<Connection> con_;
+  /// permessage-deflate accepted (`/deflate/socket`): frames go compressed.
+  bool deflate_ = false;
 };
 
 } // namespace phx_server

@@ -1,10 +1,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/core.hpp>
+#include <websocketpp/extensions/permessage_deflate/enabled.hpp>
 #include <websocketpp/frame.hpp>
 #include <websocketpp/transport/asio/endpoint.hpp>
 #include <websocketpp/transport/asio/security/none.hpp>
@@ -13,6 +17,56 @@
 #include "phx/protocol/serializer.hpp"
 
 namespace phx_server {
+
+/// websocketpp's permessage-deflate whose zlib state (~200 KiB) is made at
+/// the first compressed message, not at the negotiation: websocketpp
+/// negotiates before the path is known, and clients that offer by default
+/// (Node's `ws`, browsers) on paths that decline must stay cheap.
+template <class Config>
+class lazy_deflate {
+public:
+  using inner_type = websocketpp::extensions::permessage_deflate::enabled<Config>;
+  using err_str_pair = std::pair<websocketpp::lib::error_code, std::string>;
+
+  err_str_pair negotiate(const websocketpp::http::attribute_list& offer) {
+    return inner_.negotiate(offer);
+  }
+
+  websocketpp::lib::error_code init(bool is_server) {
+    is_server_ = is_server;
+    return {};
+  }
+
+  bool is_implemented() const { return true; }
+  bool is_enabled() const { return inner_.is_enabled(); }
+  std::string generate_offer() const { return inner_.generate_offer(); }
+
+  websocketpp::lib::error_code compress(const std::string& in, std::string& out) {
+    if (auto ec = ready())
+      return ec;
+    return inner_.compress(in, out);
+  }
+
+  websocketpp::lib::error_code decompress(const uint8_t* buf, size_t len,
+                                          std::string& out) {
+    if (auto ec = ready())
+      return ec;
+    return inner_.decompress(buf, len, out);
+  }
+
+private:
+  websocketpp::lib::error_code ready() {
+    if (initialized_)
+      return {};
+    auto ec = inner_.init(is_server_);
+    initialized_ = !ec;
+    return ec;
+  }
+
+  inner_type inner_;
+  bool is_server_ = true;
+  bool initialized_ = false;
+};
 
 /// websocketpp's server configuration for one io thread: no locks and no
 /// strands (the io thread owns every object), and a small read buffer so that
@@ -31,6 +85,9 @@ struct ws_config : websocketpp::config::core {
   using alog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>;
   using elog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>;
   using rng_type = base::rng_type;
+  /// websocketpp's own permessage-deflate (zlib), made lazily: negotiated
+  /// whenever offered, answered only on `/deflate/socket` (listener.cpp).
+  using permessage_deflate_type = lazy_deflate<base::permessage_deflate_config>;
 
   static const bool enable_multithreading = false;
 

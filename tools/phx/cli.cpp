@@ -24,11 +24,12 @@ using protocol::json_value;
 constexpr std::string_view valued_flags[] = {
   "--param", "--header",       "--auth-token", "--vsn",     "--join",
   "--join-params", "--timeout-ms", "--heartbeat-ms", "--ca-file", "--log-level",
-  "--max-reconnects", "--open-deadline-ms",
+  "--max-reconnects", "--open-deadline-ms", "--transport", "--long-poll-fallback-ms",
 };
 
 /// Flags that take no value.
-constexpr std::string_view switch_flags[] = {"--insecure", "--strict", "--json"};
+constexpr std::string_view switch_flags[] = {"--insecure", "--strict", "--json",
+                                             "--compress"};
 
 bool takes_value(std::string_view flag) {
   for (auto f : valued_flags)
@@ -137,6 +138,16 @@ std::optional<std::string> apply(options& opts, std::string_view flag, const std
     if (!n || *n == 0)
       return "--open-deadline-ms expects a positive number of milliseconds";
     opts.open_deadline_ms = *n;
+  } else if (flag == "--transport") {
+    auto choice = parse_transport_choice(value);
+    if (!choice)
+      return "--transport must be websocket, longpoll or auto";
+    opts.transport = *choice;
+  } else if (flag == "--long-poll-fallback-ms") {
+    auto n = parse_uint32(value);
+    if (!n || *n == 0)
+      return "--long-poll-fallback-ms expects a positive number of milliseconds";
+    opts.long_poll_fallback_ms = *n;
   }
   return std::nullopt;
 }
@@ -368,6 +379,8 @@ std::variant<options, usage_error> parse_args(const std::vector<std::string>& ar
         opts.insecure = true;
       else if (flag == "--strict")
         opts.strict = true;
+      else if (flag == "--compress")
+        opts.compress = true;
       else
         opts.json = true;
       continue;
@@ -387,6 +400,11 @@ std::variant<options, usage_error> parse_args(const std::vector<std::string>& ar
   }
   if (!have_url && !opts.help && !opts.version)
     return usage_error{"missing URL (e.g. phx ws://127.0.0.1:4000/socket)"};
+  // Options of the WebSocket that a long-poll-only socket would silently ignore.
+  if (opts.transport == transport_choice::longpoll && opts.long_poll_fallback_ms)
+    return usage_error{"--long-poll-fallback-ms needs --transport websocket or auto"};
+  if (opts.transport == transport_choice::longpoll && opts.compress)
+    return usage_error{"--compress applies to WebSocket frames; --transport longpoll has none"};
   return opts;
 }
 
@@ -399,12 +417,22 @@ events on stdout.
 options:
   --param K=V             connect param (repeatable; sent in the URL query)
   --header K:V            HTTP header of the upgrade request (repeatable)
-  --auth-token T          auth token (Sec-WebSocket-Protocol, Phoenix 1.8)
+  --auth-token T          auth token (Sec-WebSocket-Protocol, Phoenix 1.8; the
+                          X-Phoenix-AuthToken header over long-poll)
   --vsn V                 protocol version: 2.0.0 (default) or 1.0.0
   --join TOPIC            join TOPIC at start (repeatable)
   --join-params JSON      join params of the --join topics (a JSON object)
   --timeout-ms N          timeout of pushes, joins and leaves (default 10000)
-  --heartbeat-ms N        heartbeat interval, 0 disables (default 30000)
+  --heartbeat-ms N        heartbeat interval, 0 disables (default 30000; none
+                          over long-poll)
+  --transport T           websocket (default), longpoll (HTTP long-polling), or
+                          auto: WebSocket, falling back to long-poll for the
+                          rest of the run when it does not open, or answer its
+                          first heartbeat, within the fallback time
+  --long-poll-fallback-ms N
+                          the fallback time (default 2500 with auto; with
+                          websocket it turns the fallback on, as phoenix.js)
+  --compress              offer permessage-deflate (compressed WebSocket frames)
   --max-reconnects N      give up after N reconnect attempts in a row fail
                           (the count restarts at each open; 0: never reconnect)
   --open-deadline-ms N    give up when the connection has not opened N ms after

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "phx/actors/options.hpp"
 #include "phx/protocol/log.hpp"
 #include "phx/protocol/payload.hpp"
 
@@ -49,6 +50,14 @@ struct options {
   std::string ca_file;
   /// `--insecure`: do not verify the server's certificate (logged by the library).
   bool insecure = false;
+  /// `--transport T`: websocket (default), longpoll, or auto (WebSocket with
+  /// the fallback to long-poll).
+  transport_choice transport = transport_choice::websocket;
+  /// `--long-poll-fallback-ms N`: phoenix.js's `longPollFallbackMs` (with
+  /// websocket it turns the fallback on); none: 2,500 ms with auto.
+  std::optional<uint32_t> long_poll_fallback_ms;
+  /// `--compress`: offer permessage-deflate in the WebSocket upgrade.
+  bool compress = false;
   /// `--log-level L`: the library's log lines on stderr at L and above.
   protocol::log_level log_level = protocol::log_level::warning;
   /// `--strict`: any push outcome other than "ok" (or a refused input line) exits 1.

@@ -44,6 +44,8 @@ payload params_of(const options& opts) {
   return payload{std::move(doc)};
 }
 
+} // namespace
+
 socket::options socket_options_of(const options& opts) {
   socket::options so;
   so.params = params_of(opts);
@@ -54,12 +56,13 @@ socket::options socket_options_of(const options& opts) {
   so.vsn = opts.vsn;
   so.tls.ca_file = opts.ca_file;
   so.tls.verify_peer = !opts.insecure;
+  so.transport = opts.transport;
+  so.long_poll_fallback_ms = opts.long_poll_fallback_ms;
+  so.compress = opts.compress;
   if (opts.auth_token)
     so.auth_token = [token = *opts.auth_token]() -> std::optional<std::string> { return token; };
   return so;
 }
-
-} // namespace
 
 // -- outcome_tracker -------------------------------------------------------------------
 

@@ -22,6 +22,9 @@
 
 namespace phx::cli {
 
+/// The facade options of a run, from its arguments (the reconnect limit aside).
+socket::options socket_options_of(const options& opts);
+
 /// Counts operations waiting for their one outcome (pushes, leaves) and lets
 /// the input thread wait for all of them, bounded by their own timeouts.
 class outcome_tracker {

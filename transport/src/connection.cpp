@@ -7,11 +7,7 @@
 #include <utility>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 
 #include <websocketpp/utf8_validator.hpp>
 
@@ -20,7 +16,11 @@
 
 #include "phx/protocol/url.hpp"
 
+#include "deflate.hpp"
 #include "io_runtime_impl.hpp"
+#include "longpoll.hpp"
+#include "net_util.hpp"
+#include "tls.hpp"
 
 // Reporting contract (what the SOCKET relies on):
 // - Every report is sent from the connection's io thread, as the TRANSPORT
@@ -40,80 +40,40 @@ namespace phx::transport::detail {
 
 connection::~connection() = default;
 
+reporter::reporter(io_runtime_impl& rt, connection_params& params)
+  : rt_(rt),
+    listener_(std::move(params.listener)),
+    transport_(std::move(params.transport)),
+    sender_(caf::actor_cast<caf::actor>(transport_)),
+    log_(std::move(params.log)) {
+  // nop
+}
+
+void reporter::log(protocol::log_level level, std::string_view text) const {
+  if (log_)
+    log_(level, "transport", text);
+  else if (rt_.hub().enabled())
+    rt_.hub().write(level, "transport", text);
+}
+
+void reporter::done() {
+  if (!transport_)
+    return;
+  caf::anon_send(transport_, done_atom::value);
+  // Our hold on the actor ends here (it quits on `done`).
+  transport_ = transport_impl_actor{};
+  sender_ = caf::actor{};
+}
+
 namespace {
 
 namespace ssl = boost::asio::ssl;
 using opcode = websocketpp::frame::opcode::value;
 
-/// What a certificate check found wrong, written by the verify callback and
-/// read by the fail handler (both on the io thread).
-struct tls_verdict {
-  std::string reason;
-};
-
-/// A failure text for an error code, without secrets (codes carry none).
-std::string describe(const std::error_code& ec) {
-  namespace we = websocketpp::error;
-  namespace te = websocketpp::transport::error;
-  namespace se = websocketpp::transport::asio::socket;
-  if (!ec)
-    return "no error";
-  if (ec == std::errc::connection_refused)
-    return "connection refused";
-  if (ec == std::errc::connection_reset)
-    return "connection reset by peer";
-  if (ec == std::errc::connection_aborted)
-    return "connection aborted";
-  if (ec == std::errc::timed_out)
-    return "connection timed out";
-  if (ec == std::errc::network_unreachable)
-    return "network unreachable";
-  if (ec == std::errc::host_unreachable)
-    return "host unreachable";
-  if (ec == std::errc::broken_pipe)
-    return "broken pipe";
-  if (ec == we::make_error_code(we::open_handshake_timeout))
-    return "open handshake timed out";
-  if (ec == we::make_error_code(we::close_handshake_timeout))
-    return "close handshake timed out";
-  if (ec == te::make_error_code(te::timeout))
-    return "timed out";
-  if (ec == te::make_error_code(te::eof))
-    return "end of stream";
-  if (ec == te::make_error_code(te::tls_short_read))
-    return "TLS stream truncated";
-  if (ec == se::make_error_code(se::error::tls_handshake_failed))
-    return "TLS handshake failed";
-  if (ec == se::make_error_code(se::error::tls_handshake_timeout))
-    return "TLS handshake timed out";
-  return ec.message();
-}
-
 /// A close code we may put into a close frame (RFC 6455 7.4).
 bool sendable_close_code(uint16_t code) {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
          || (code >= 3000 && code <= 4999);
-}
-
-/// An HTTP token (RFC 7230): what a header name may be.
-bool valid_header_name(std::string_view name) {
-  if (name.empty())
-    return false;
-  for (auto c : name) {
-    auto u = static_cast<unsigned char>(c);
-    if (!(std::isalnum(u) || std::string_view{"!#$%&'*+-.^_`|~"}.find(c)
-                               != std::string_view::npos))
-      return false;
-  }
-  return true;
-}
-
-/// A header value that cannot smuggle another header or line.
-bool clean_header_text(std::string_view text) {
-  for (auto c : text)
-    if (c == '\r' || c == '\n' || c == '\0')
-      return false;
-  return true;
 }
 
 /// An outbound data frame that gives its unit of the outbound credit back
@@ -156,15 +116,17 @@ public:
       io_(io),
       client_(client),
       gen_(params.gen),
-      listener_(std::move(params.listener)),
-      transport_(std::move(params.transport)),
-      sender_(caf::actor_cast<caf::actor>(transport_)),
       req_(std::move(params.req)),
-      log_(std::move(params.log)),
+      out_(rt, params),
       open_timer_(io.ioc) {
     rt_.connections().fetch_add(1, std::memory_order_relaxed);
     inbound_ = req_.inbound;
     outbound_ = req_.outbound;
+    if (req_.compress) {
+      deflate_ = std::make_shared<deflate_session>();
+      deflate_->max_message_size = static_cast<size_t>(
+        std::min<uint64_t>(req_.max_frame_size, SIZE_MAX));
+    }
   }
 
   ~basic_connection() override {
@@ -215,23 +177,10 @@ private:
 
   template <class... Ts>
   void report(Ts&&... xs) {
-    // Promoted per report: the listener may die at any time.
-    auto listener = caf::actor_cast<listener_actor>(listener_);
-    if (!listener)
-      return;
-    // As the TRANSPORT: a listener accepts reports only from its transports.
-    if (transport_)
-      caf::send_as(sender_, listener, std::forward<Ts>(xs)...);
-    else
-      caf::anon_send(listener, std::forward<Ts>(xs)...);
+    out_.report(std::forward<Ts>(xs)...);
   }
 
-  void log(protocol::log_level level, std::string_view text) {
-    if (log_)
-      log_(level, "transport", text);
-    else if (rt_.hub().enabled())
-      rt_.hub().write(level, "transport", text);
-  }
+  void log(protocol::log_level level, std::string_view text) { out_.log(level, text); }
 
   /// The one `failed` report; then done.
   void report_failed(std::string reason, int http_status = 0) {
@@ -268,12 +217,7 @@ private:
     pending_.shrink_to_fit();
     boost::system::error_code ignored;
     open_timer_.cancel(ignored);
-    if (transport_) {
-      caf::anon_send(transport_, done_atom::value);
-      // Our hold on the actor ends here (it quits on `done`).
-      transport_ = transport_impl_actor{};
-      sender_ = caf::actor{};
-    }
+    out_.done();
     // The handlers of `con_` hold us: dropping `con_` breaks that cycle; the
     // connection object lives on while asio still has work for it.
     if (auto con = std::move(con_)) {
@@ -292,6 +236,9 @@ private:
     con.set_fail_handler(nullptr);
     con.set_close_handler(nullptr);
     con.set_message_handler(nullptr);
+    // Still hands over (nothing): the slot must not keep another connection's.
+    con.set_tcp_post_init_handler(
+      [](websocketpp::connection_hdl) { deflate_extension::hand_over({}); });
     con.set_tcp_pre_init_handler(
       [&client](websocketpp::connection_hdl hdl) { close_socket(client, hdl); });
   }
@@ -381,6 +328,12 @@ private:
       if (self->phase_ == phase::done)
         close_socket(self->client_, hdl);
     });
+    // websocketpp creates the message processor (and our deflate extension
+    // in it) right after this handler, on this thread: hand the session over.
+    con_->set_tcp_post_init_handler(
+      [session = std::weak_ptr<deflate_session>{deflate_}](websocketpp::connection_hdl) {
+        deflate_extension::hand_over(session);
+      });
     con_->set_message_handler(
       [self](websocketpp::connection_hdl, message_ptr msg) {
         self->on_message(std::move(msg));
@@ -414,37 +367,13 @@ private:
       return false;
     }
     io_.next_tls_context = std::move(ctx);
-    if (!req_.tls.verify_peer) {
-      // Logged at every use: an explicit, visible choice.
-      log(protocol::log_level::warning,
-          "TLS certificate verification is DISABLED for " + url_for_log_
-            + " (insecure mode)");
-      io_.next_stream_setup = [](auto& stream) {
-        stream.set_verify_mode(ssl::verify_none);
-      };
-      return true;
-    }
+    // Logged at every use: an explicit, visible choice.
+    if (!req_.tls.verify_peer)
+      log(protocol::log_level::warning, insecure_tls_warning(url_for_log_));
     verdict_ = std::make_shared<tls_verdict>();
-    io_.next_stream_setup = [verdict = verdict_, host](auto& stream) {
-      stream.set_verify_mode(ssl::verify_peer);
-      stream.set_verify_callback(
-        [verdict, host, check = ssl::host_name_verification(host)](
-          bool preverified, ssl::verify_context& ctx) {
-          if (!preverified) {
-            if (verdict->reason.empty()) {
-              auto err = X509_STORE_CTX_get_error(ctx.native_handle());
-              verdict->reason = std::string{"certificate verify failed: "}
-                                + X509_verify_cert_error_string(err);
-            }
-            return false;
-          }
-          if (!check(preverified, ctx)) {
-            verdict->reason = "host name mismatch: the certificate is not valid for "
-                              + host;
-            return false;
-          }
-          return true;
-        });
+    io_.next_stream_setup = [verdict = verdict_, host,
+                             verify = req_.tls.verify_peer](tls_stream& stream) {
+      configure_tls_stream(stream, verify, host, verdict);
     };
     return true;
   }
@@ -452,18 +381,56 @@ private:
   void on_open() {
     if (phase_ != phase::connecting)
       return;
+    if (!accept_extensions())
+      return;
     boost::system::error_code ignored;
     open_timer_.cancel(ignored);
     phase_ = phase::open;
     log(protocol::log_level::debug, "connected to " + url_for_log_
                                       + " (generation " + std::to_string(gen_)
                                       + ")");
-    report(opened_atom::value, gen_);
+    report(opened_atom::value, gen_, transport_kind::websocket);
     // Frames sent before the open go out now, in order, behind nothing else.
     auto pending = std::move(pending_);
     pending_ = {};
     for (auto& f : pending)
       send_now(std::move(f));
+  }
+
+  /// Checks the server's Sec-WebSocket-Extensions answer (RFC 6455 4.1, RFC
+  /// 7692) and sets permessage-deflate up; false after failing the attempt.
+  /// Runs before websocketpp reads the first frame.
+  bool accept_extensions() {
+    auto answer = parse_deflate_answer(
+      con_->get_response_header("Sec-WebSocket-Extensions"), deflate_ != nullptr);
+    // websocketpp may have refused a header it could not parse, and then
+    // still opens the connection (a bug of 0.8.2): that is a failure too.
+    if (answer.error.empty()
+        && con_->get_ec() == websocketpp::error::make_error_code(
+                               websocketpp::error::extension_neg_failed))
+      answer.error = "extension negotiation failed";
+    if (answer.error.empty() && deflate_ && answer.accepted != deflate_->negotiated)
+      answer.error = "permessage-deflate answer not understood";
+    if (!answer.error.empty()) {
+      // The handshake failed: no close frame, the link is dropped (RFC 6455 7.1.7).
+      end_now(websocketpp::error::extension_neg_failed, [this, &answer] {
+        report_failed("invalid Sec-WebSocket-Extensions answer: " + answer.error);
+      });
+      return false;
+    }
+    if (!answer.accepted) {
+      if (deflate_)
+        log(protocol::log_level::debug,
+            "the server declined permessage-deflate; frames go uncompressed");
+      deflate_.reset();
+      return true;
+    }
+    auto note = deflate_->configure(answer.params);
+    log(protocol::log_level::debug,
+        "permessage-deflate in use: " + to_string(answer.params));
+    if (!note.empty())
+      log(protocol::log_level::info, note);
+    return true;
   }
 
   void on_message(message_ptr msg) {
@@ -531,7 +498,13 @@ private:
       return;
     }
     if (status == 101) {
-      report_failed("invalid upgrade response: " + describe(ec));
+      // A malformed extension answer is named as such, not as a bad upgrade.
+      auto answer = parse_deflate_answer(
+        con_->get_response_header("Sec-WebSocket-Extensions"), deflate_ != nullptr);
+      if (!answer.error.empty())
+        report_failed("invalid Sec-WebSocket-Extensions answer: " + answer.error);
+      else
+        report_failed("invalid upgrade response: " + describe(ec));
       return;
     }
     report_failed(describe(ec));
@@ -540,6 +513,9 @@ private:
   void on_close() {
     if (phase_ == phase::done || !con_)
       return;
+    // A refused compressed message (bomb, corrupt data) is said in full once.
+    if (deflate_ && !deflate_->refused.empty())
+      log(protocol::log_level::warning, deflate_->refused);
     namespace cs = websocketpp::close::status;
     auto remote = con_->get_remote_close_code();
     auto local = con_->get_local_close_code();
@@ -604,18 +580,35 @@ private:
     // it: once written (or refused by send below, or with the connection).
     message_ptr msg = std::make_shared<outbound_message>(op, outbound_, f.data.size());
     auto& payload = msg->get_raw_payload();
-    payload = std::move(f.data);
+    auto compressed = compress(f.data, payload);
+    if (!compressed)
+      payload = std::move(f.data);
     websocketpp::frame::masking_key_type key;
     key.i = io_.rng();
     websocketpp::frame::word_mask_exact(reinterpret_cast<uint8_t*>(payload.data()),
                                         payload.size(), key);
-    websocketpp::frame::basic_header basic(op, payload.size(), true, true);
+    // RSV1 marks a compressed message (RFC 7692 6); one frame per message.
+    websocketpp::frame::basic_header basic(op, payload.size(), true, true, compressed);
     websocketpp::frame::extended_header extended(payload.size(), key.i);
     msg->set_header(websocketpp::frame::prepare_header(basic, extended));
     msg->set_prepared(true);
     if (auto ec = con_->send(msg))
       log(protocol::log_level::warning,
           "outbound frame dropped: " + describe(ec));
+  }
+
+  /// Compresses a data message into `out` when permessage-deflate is in use
+  /// and the message is worth it; false: send `in` as it is.
+  bool compress(const std::string& in, std::string& out) {
+    if (!deflate_ || !deflate_->out || in.size() < min_compressed_message)
+      return false;
+    if (deflate_->out->compress(in, out))
+      return true;
+    // The compressor's window no longer matches the server's: stop using it.
+    deflate_->out.reset();
+    log(protocol::log_level::warning,
+        "compression failed (zlib); outbound messages go uncompressed");
+    return false;
   }
 
   void do_close(uint16_t code, std::string reason) {
@@ -680,17 +673,15 @@ private:
   io_thread& io_;
   Client& client_;
   generation gen_;
-  caf::actor_addr listener_;
-  transport_impl_actor transport_;
-  /// The TRANSPORT as the sender of every report (held with `transport_`).
-  caf::actor sender_;
   connect_request req_;
-  protocol::log_sink log_;
+  reporter out_;
   std::string url_for_log_;
   con_ptr con_;
   boost::asio::steady_timer open_timer_;
   std::vector<protocol::frame> pending_;
   std::shared_ptr<tls_verdict> verdict_;
+  /// permessage-deflate of this connection; null when not offered or declined.
+  std::shared_ptr<deflate_session> deflate_;
   /// Bounds the frames reported and not yet consumed (null: unbounded).
   std::shared_ptr<credit> inbound_;
   /// Bounds the frames handed to us and not yet written (null: unbounded).
@@ -709,6 +700,8 @@ private:
 std::shared_ptr<connection> start_connection(io_runtime_impl& rt,
                                              connection_params params) {
   auto& io = rt.next();
+  if (params.req.kind == transport_kind::longpoll)
+    return start_longpoll(rt, io, std::move(params));
   // The scheme picks the endpoint; anything else fails in do_start.
   // The schemes websocketpp's URI parser takes as secure (case-sensitive).
   auto url = std::string_view{params.req.url};

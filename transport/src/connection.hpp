@@ -7,6 +7,8 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
 #include <caf/atom.hpp>
 
 #include "phx/protocol/log.hpp"
@@ -38,6 +40,42 @@ struct connection_params {
   connect_request req;
   /// The transport's own log lines; empty: the runtime's sink.
   protocol::log_sink log;
+};
+
+/// Where the io side of one connection reports and logs, for both kinds of
+/// connection: to the listener (weakly) as the TRANSPORT, then `done`.
+class reporter {
+public:
+  /// Takes the listener, the TRANSPORT and the log sink out of `params`.
+  reporter(io_runtime_impl& rt, connection_params& params);
+
+  /// Sends one report to the listener, if it still lives.
+  template <class... Ts>
+  void report(Ts&&... xs) {
+    // Promoted per report: the listener may die at any time.
+    auto listener = caf::actor_cast<listener_actor>(listener_);
+    if (!listener)
+      return;
+    // As the TRANSPORT: a listener accepts reports only from its transports.
+    if (transport_)
+      caf::send_as(sender_, listener, std::forward<Ts>(xs)...);
+    else
+      caf::anon_send(listener, std::forward<Ts>(xs)...);
+  }
+
+  /// A line of the transport's own log (the runtime's sink when none was given).
+  void log(protocol::log_level level, std::string_view text) const;
+
+  /// After the terminal report: tells the TRANSPORT and drops the hold on it.
+  void done();
+
+private:
+  io_runtime_impl& rt_;
+  caf::actor_addr listener_;
+  transport_impl_actor transport_;
+  /// The TRANSPORT as the sender of every report (held with `transport_`).
+  caf::actor sender_;
+  protocol::log_sink log_;
 };
 
 /// The io side of one connection as the TRANSPORT actor sees it. Every call

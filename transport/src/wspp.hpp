@@ -19,6 +19,8 @@
 #include "phx/protocol/json.hpp"
 #include "phx/protocol/log.hpp"
 
+#include "deflate.hpp"
+
 namespace phx::transport::detail {
 
 // -- log hub -------------------------------------------------------------------
@@ -238,8 +240,11 @@ struct client_config : websocketpp::config::asio_client {
   using alog_type = sink_logger<websocketpp::log::alevel>;
   using elog_type = sink_logger<websocketpp::log::elevel>;
   using rng_type = masking_rng;
+  /// Our RFC 7692 extension (deflate.hpp) in place of websocketpp's disabled one.
+  using permessage_deflate_type = deflate_extension;
 
   static const bool enable_multithreading = false;
+  static const bool enable_extensions = true;
   static const size_t connection_read_buffer_size = read_buffer_size;
 
   /// Devel and frame dumps are compiled out: they print headers and payloads.

@@ -105,6 +105,11 @@ struct socket_stats {
   /// Internal messages refused because their sender was not entitled to
   /// send them (another node, a user actor; each logged).
   uint64_t not_entitled = 0;
+  /// The transport of the current connection or attempt (the last one's while closed).
+  transport::transport_kind transport = transport::transport_kind::websocket;
+  /// Times the socket fell back from WebSocket to long-poll (0 or 1: the
+  /// fallback is kept for the socket's life).
+  uint64_t fallbacks = 0;
 };
 
 /// Counters of a channel, for tests, tools and monitoring.
@@ -200,7 +205,7 @@ typename Inspector::result_type inspect(Inspector& f, socket_stats& x) {
            x.buffer_overflows, x.frames_in, x.frames_out, x.decode_errors,
            x.unrouted, x.heartbeat_timeouts, x.inbound_pauses, x.subscriber_overflows,
            x.unmatched_replies, x.outbound_refusals, x.outbound_frames, x.outbound_bytes,
-           x.not_entitled);
+           x.not_entitled, x.transport, x.fallbacks);
 }
 
 template <class Inspector>
@@ -259,6 +264,9 @@ using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 using join_timeout_atom = caf::atom_constant<caf::atom("jtimeout")>;
 using leave_timeout_atom = caf::atom_constant<caf::atom("ltimeout")>;
 using push_timeout_atom = caf::atom_constant<caf::atom("ptimeout")>;
+/// INTERNAL: the WebSocket's time to open, or to pass its first heartbeat,
+/// is up: fall back to long-poll (`long_poll_fallback_ms`).
+using fallback_atom = caf::atom_constant<caf::atom("fallback")>;
 /// INTERNAL: teardown of a closing connection.
 using teardown_atom = caf::atom_constant<caf::atom("teardown")>;
 /// INTERNAL: leave because another channel joins the same topic.
@@ -401,7 +409,8 @@ using socket_actor = caf::typed_actor<
   caf::reacts_to<heartbeat_atom, uint64_t>,
   caf::reacts_to<hb_timeout_atom, uint64_t>,
   caf::reacts_to<reconnect_atom, uint64_t>,
-  caf::reacts_to<teardown_atom, uint64_t>>
+  caf::reacts_to<teardown_atom, uint64_t>,
+  caf::reacts_to<fallback_atom, uint64_t>>
   ::extend_with<transport::listener_actor>;
 
 /// The SUPERVISOR actor interface: one per actor system (hidden, started on
@@ -474,6 +483,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(phx, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(phx, (phx::connection_state))
   CAF_ADD_TYPE_ID(phx, (phx::socket_stats))
   CAF_ADD_TYPE_ID(phx, (phx::channel_stats))
+  CAF_ADD_TYPE_ID(phx, (phx::transport::transport_kind))
   CAF_ADD_TYPE_ID(phx, (phx::transport::connect_request))
   CAF_ADD_TYPE_ID(phx, (phx::transport::connect_failure))
   CAF_ADD_TYPE_ID(phx, (phx::transport::flow_ticket))

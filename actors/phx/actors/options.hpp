@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,67 @@ constexpr std::chrono::milliseconds default_heartbeat_interval{30000};
 /// A seed for the jitter of one socket or channel: distinct for every call
 /// in a process, unpredictable across processes (thread-safe).
 uint64_t fresh_jitter_seed() noexcept;
+
+/// Which transport a socket connects with (phoenix.js's `transport` option).
+enum class transport_choice : uint8_t {
+  /// WebSocket (the default); with `long_poll_fallback` set it falls back to
+  /// long-poll as `automatic` does, as phoenix.js with `longPollFallbackMs`.
+  websocket,
+  /// Long-poll only (phoenix.js `transport: LongPoll`): no heartbeat, and
+  /// custom encode/decode are not used.
+  longpoll,
+  /// WebSocket with the fallback to long-poll after `long_poll_fallback`
+  /// (2,500 ms unless set), kept for the socket's life.
+  automatic,
+};
+
+/// `"websocket"`, `"longpoll"` or `"auto"`.
+std::string to_string(transport_choice c);
+
+/// Parses `"websocket"`, `"longpoll"` or `"auto"`; empty for anything else.
+std::optional<transport_choice> parse_transport_choice(std::string_view text);
+
+/// phoenix.js's suggested `longPollFallbackMs`: the fallback window of `automatic`.
+constexpr std::chrono::milliseconds default_long_poll_fallback{2500};
+
+/// phoenix.js's `longpollerTimeout`: the time one long-poll request may take.
+constexpr std::chrono::milliseconds default_longpoller_timeout{20000};
+
+/// Remembers, per endpoint, that a socket had to fall back to long-poll, so
+/// that later sockets to it start with long-poll (phoenix.js keeps the key
+/// `phx:fallback:LongPoll` in `sessionStorage`). Implement it to keep the
+/// choice elsewhere (a file, a database). Called from the socket's actor:
+/// it must not block for long; an exception is caught and reported.
+class transport_memory {
+public:
+  virtual ~transport_memory() = default;
+  /// True if a socket to `endpoint` (`ws[s]://host:port/path`, no query) fell
+  /// back before.
+  virtual bool fell_back(const std::string& endpoint) = 0;
+  /// Remembers that a socket to `endpoint` fell back to long-poll and never
+  /// got a WebSocket through.
+  virtual void remember_fallback(const std::string& endpoint) = 0;
+};
+
+/// A `transport_memory` in memory, thread-safe; it forgets at process exit
+/// (as `sessionStorage` does when its tab closes).
+class in_memory_transport_memory final : public transport_memory {
+public:
+  /// True if `remember_fallback` was called for `endpoint`.
+  bool fell_back(const std::string& endpoint) override;
+  /// Remembers `endpoint` (a bounded set: the oldest are forgotten past 1024).
+  void remember_fallback(const std::string& endpoint) override;
+  /// Forgets every endpoint.
+  void clear();
+
+private:
+  std::mutex mutex_;
+  std::vector<std::string> endpoints_;
+};
+
+/// The process-wide in-memory store, used by sockets that remember their
+/// fallback (`remember_fallback`) without a store of their own.
+std::shared_ptr<transport_memory> process_transport_memory();
 
 /// Makes the TRANSPORT of one connection attempt. The default spawns the real
 /// websocketpp transport; deterministic tests plug in a fake.
@@ -94,6 +156,23 @@ struct socket_options {
   uint64_t max_frame_size = 16 * 1024 * 1024;
   /// TLS settings for wss.
   transport::tls_options tls;
+  /// Which transport connects: WebSocket (default), long-poll, or WebSocket
+  /// with the fallback to long-poll.
+  transport_choice transport = transport_choice::websocket;
+  /// phoenix.js's `longPollFallbackMs`: if the WebSocket has not opened
+  /// within it, fails before it opened, or opens but its first heartbeat gets
+  /// no reply within it, the socket switches to long-poll at once and keeps
+  /// it. Unset: 2,500 ms with `automatic`, no fallback with `websocket`.
+  std::optional<caf::timespan> long_poll_fallback;
+  /// phoenix.js's `longpollerTimeout`: time one long-poll request may take.
+  caf::timespan longpoller_timeout = default_longpoller_timeout;
+  /// Offer permessage-deflate in the WebSocket upgrade (Phoenix's `compress`).
+  bool compress = false;
+  /// Remember a fallback per endpoint in `transport_memory`, and start with
+  /// long-poll where one is remembered (phoenix.js's `sessionStorage`).
+  bool remember_fallback = false;
+  /// Where a fallback is remembered; null: `process_transport_memory()`.
+  std::shared_ptr<phx::transport_memory> transport_memory;
   /// Time allowed to open a connection.
   caf::timespan open_timeout = std::chrono::seconds{10};
   /// Time a `disconnect` waits for the close handshake before dropping the link.
@@ -174,6 +253,13 @@ struct socket_context {
   /// The user asked to connect (and not to disconnect since): a restarted
   /// socket connects again.
   std::atomic<bool> wants_connection{false};
+  /// The transport of the current connection (of the last one while closed).
+  std::atomic<transport::transport_kind> transport{transport::transport_kind::websocket};
+  /// The socket fell back to long-poll: it stays there, restarts included.
+  std::atomic<bool> fell_back{false};
+  /// A WebSocket of this socket answered its first heartbeat (phoenix.js's
+  /// `primaryPassedHealthCheck`): no fallback anymore.
+  std::atomic<bool> websocket_passed{false};
   /// Subscribers of the socket, kept for a restarted socket.
   std::mutex spec_mutex;
   /// Subscribers of the socket.

@@ -65,6 +65,18 @@ struct socket_state {
   uint64_t reconnect_epoch = 0;
   std::map<transport::generation, teardown> closing;
 
+  // -- transport choice and fallback ------------------------------------------------
+
+  /// The transport kind of the current (or last) connection attempt.
+  transport::transport_kind kind = transport::transport_kind::websocket;
+  /// Tags the fallback timer: bumped to cancel it.
+  uint64_t fallback_epoch = 0;
+  /// Ref of the first heartbeat that tests a fresh WebSocket (phoenix.js's
+  /// fallback `ping`); empty when none is pending.
+  std::optional<std::string> health_check;
+  /// The fallback was written to the transport memory (once per socket).
+  bool fallback_remembered = false;
+
   // -- heartbeat -------------------------------------------------------------------
 
   std::optional<std::string> pending_heartbeat;
@@ -126,9 +138,13 @@ struct user_function_failed : std::exception {
   const char* what() const noexcept override { return "a user function threw"; }
 };
 
-/// Builds the connect request of the next attempt: URL with fresh params,
-/// headers, auth token subprotocol, TLS and limits. Throws
-/// `user_function_failed` if the params or auth token function threw.
-transport::connect_request make_connect_request(const socket_context& ctx);
+/// Builds the connect request of the next attempt over `kind`: URL with
+/// fresh params (`/websocket` or `/longpoll`), headers, the auth token (a
+/// WebSocket subprotocol, or the `X-Phoenix-AuthToken` header over
+/// long-poll), TLS and limits. Throws `user_function_failed` if the params or
+/// auth token function threw.
+transport::connect_request
+make_connect_request(const socket_context& ctx,
+                     transport::transport_kind kind = transport::transport_kind::websocket);
 
 } // namespace phx

@@ -58,6 +58,15 @@ std::string encode_params(const json_value& params, bool skip_vsn = false);
 std::string websocket_url(const endpoint& ep, const json_value* params,
                           std::string_view vsn);
 
+/// The long-poll URL of a socket (phoenix.js `LongPoll`): as `websocket_url`
+/// with `http`/`https` for `ws`/`wss` and `/longpoll` for `/websocket`.
+std::string longpoll_url(const endpoint& ep, const json_value* params,
+                         std::string_view vsn);
+
+/// The HTTP header that carries the auth token over long-poll (phoenix.js
+/// `LongPoll`; Phoenix puts it in `connect_info`'s `auth_token`).
+constexpr std::string_view auth_token_header = "X-Phoenix-AuthToken";
+
 /// A URL with every query value replaced by `REDACTED` (except `vsn`): safe to log.
 std::string redact_url(std::string_view url);
 

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,8 @@ struct http_response {
   int status = 0;
   /// The body (everything after the headers).
   std::string body;
+  /// The status line and headers, as received.
+  std::string head;
 };
 
 /// A running `phx-server --host 127.0.0.1 --port 0 <extra args>`.
@@ -93,6 +96,15 @@ public:
   /// socket; throws on connection failure or timeout. Plain HTTP only.
   http_response admin(const std::string& path,
                       milliseconds timeout = milliseconds{5000}) const {
+    return http("GET", path, {}, {}, timeout);
+  }
+
+  /// A blocking HTTP request (`method` `path`, one connection) with `body`
+  /// and `headers` (each line `Name: value`, CRLF-terminated) over a raw
+  /// POSIX socket; throws on connection failure or timeout. Plain HTTP only.
+  http_response http(const std::string& method, const std::string& path,
+                     const std::string& body, const std::string& headers,
+                     milliseconds timeout = milliseconds{5000}) const {
     if (url_.rfind("wss", 0) == 0)
       throw std::runtime_error("server_process::admin speaks plain HTTP, the server runs TLS");
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -109,25 +121,28 @@ public:
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
       if (errno != EINPROGRESS)
-        throw std::runtime_error("GET " + path + ": connect: " + std::strerror(errno));
-      wait_fd(fd, POLLOUT, deadline, "GET " + path + ": connect");
+        throw std::runtime_error(method + " " + path + ": connect: " + std::strerror(errno));
+      wait_fd(fd, POLLOUT, deadline, method + " " + path + ": connect");
       int err = 0;
       socklen_t len = sizeof(err);
       ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0)
-        throw std::runtime_error("GET " + path + ": connect: " + std::strerror(err));
+        throw std::runtime_error(method + " " + path + ": connect: " + std::strerror(err));
     }
-    std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:"
-                          + std::to_string(port_) + "\r\nConnection: close\r\n\r\n";
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:"
+                          + std::to_string(port_) + "\r\nConnection: close\r\n" + headers;
+    if (!body.empty() || method == "POST")
+      request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    request += "\r\n" + body;
     size_t sent = 0;
     while (sent < request.size()) {
       auto n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
       if (n > 0) {
         sent += static_cast<size_t>(n);
       } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        wait_fd(fd, POLLOUT, deadline, "GET " + path + ": send");
+        wait_fd(fd, POLLOUT, deadline, method + " " + path + ": send");
       } else {
-        throw std::runtime_error("GET " + path + ": send: " + std::strerror(errno));
+        throw std::runtime_error(method + " " + path + ": send: " + std::strerror(errno));
       }
     }
     std::string raw;
@@ -137,13 +152,13 @@ public:
       if (n > 0) {
         raw.append(buf, static_cast<size_t>(n));
         if (raw.size() > (size_t{16} << 20))
-          throw std::runtime_error("GET " + path + ": response over 16 MiB");
+          throw std::runtime_error(method + " " + path + ": response over 16 MiB");
       } else if (n == 0) {
         break;
       } else if (errno == EAGAIN || errno == EINTR) {
-        wait_fd(fd, POLLIN, deadline, "GET " + path + ": response");
+        wait_fd(fd, POLLIN, deadline, method + " " + path + ": response");
       } else {
-        throw std::runtime_error("GET " + path + ": recv: " + std::strerror(errno));
+        throw std::runtime_error(method + " " + path + ": recv: " + std::strerror(errno));
       }
     }
     return parse_response(raw, path);
@@ -183,6 +198,16 @@ private:
   void start(uint16_t port) {
     std::vector<std::string> argv_store{binary(), "--host", "127.0.0.1", "--port",
                                         std::to_string(port)};
+    // The long-poll run of the integration tests (phx_test/transport.hpp):
+    // clients never say they left over long-poll, so sessions end by expiry,
+    // shortened here so that leaves show within the tests' waits.
+    const char* transport = std::getenv("PHX_TEST_TRANSPORT");
+    bool has_longpoll_args = false;
+    for (const auto& a : args_)
+      has_longpoll_args = has_longpoll_args || a.rfind("--longpoll", 0) == 0;
+    if (transport && std::string{transport} == "longpoll" && !has_longpoll_args)
+      argv_store.insert(argv_store.end(),
+                        {"--longpoll-window-ms", "1000", "--longpoll-timeout-ms", "1500"});
     argv_store.insert(argv_store.end(), args_.begin(), args_.end());
     std::vector<char*> argv;
     for (auto& a : argv_store)
@@ -318,6 +343,7 @@ private:
     http_response res;
     res.status = std::atoi(raw.c_str() + space + 1);
     res.body = raw.substr(end + 4);
+    res.head = raw.substr(0, end);
     return res;
   }
 

@@ -201,9 +201,9 @@ struct fixture {
     BOOST_FAIL("no transport of generation " << gen);
   }
 
-  /// The current transport reports that it opened.
+  /// The current transport reports that it opened, over the kind it was asked for.
   void open() {
-    report(current()->gen, phx::opened_atom::value, current()->gen);
+    report(current()->gen, phx::opened_atom::value, current()->gen, current()->req.kind);
     run();
   }
 

@@ -9,7 +9,7 @@
 const fs = require('node:fs')
 const http = require('node:http')
 const WebSocket = require('ws')
-const { Socket } = require('phoenix')
+const { Socket, LongPoll } = require('phoenix')
 
 // -- measurement -----------------------------------------------------------------
 
@@ -86,7 +86,7 @@ function parseArgs (argv) {
 }
 
 /** Options of every workload, then of each (as phx-bench-client and phx-bench-bare know them). */
-const COMMON_OPTIONS = ['workload', 'url', 'heartbeat-ms', 'jitter-ms', 'reconnect-ms']
+const COMMON_OPTIONS = ['workload', 'url', 'heartbeat-ms', 'jitter-ms', 'reconnect-ms', 'transport']
 const WORKLOAD_OPTIONS = {
   echo: ['payload', 'count', 'warmup', 'window'],
   fanin: ['count', 'chunk'],
@@ -121,8 +121,10 @@ function makeSocket (args) {
   const jitter = num(args, 'jitter-ms', 0)
   const first = num(args, 'reconnect-ms', reconnectSteps[0])
   const step = tries => tries <= 1 ? first : (reconnectSteps[tries - 1] || 10000)
+  const kind = args.transport || 'websocket'
+  if (kind !== 'websocket' && kind !== 'longpoll') throw new UsageError(`--transport is websocket or longpoll, got '${kind}'`)
   return new Socket(args.url, {
-    transport: WebSocket,
+    transport: kind === 'longpoll' ? LongPoll : WebSocket,
     heartbeatIntervalMs: num(args, 'heartbeat-ms', 30000),
     // phoenix.js has no jitter option: a user adds it in this function.
     reconnectAfterMs: tries => step(tries) + (jitter > 0 ? Math.random() * jitter : 0),

@@ -117,11 +117,21 @@ struct join_tally {
   }
 };
 
+/// `--transport websocket|longpoll` (websocket by default).
+phx::transport_choice transport_of(const args& a) {
+  auto text = a.text("transport", "websocket");
+  auto kind = phx::parse_transport_choice(text);
+  if (!kind || *kind == phx::transport_choice::automatic)
+    throw usage_error("--transport is websocket or longpoll, got " + text);
+  return *kind;
+}
+
 phx::socket::options facade_options(const args& a) {
   phx::socket::options o;
   o.heartbeat_interval_ms = static_cast<uint32_t>(a.number("heartbeat-ms", 30000));
   o.timeout = static_cast<uint32_t>(a.number("timeout-ms", phx::socket::DEFAULT_TIMEOUT));
   o.reconnect_jitter_ms = static_cast<uint32_t>(a.number("jitter-ms", 0));
+  o.transport = transport_of(a);
   // The first reconnect step (1 s by default; the quick mode shortens it).
   auto first = static_cast<uint32_t>(a.number("reconnect-ms", 1000));
   o.reconnect_after_ms = [first](uint32_t tries) {
@@ -139,6 +149,7 @@ phx::socket_options actor_options(const args& a) {
   o.heartbeat_interval = std::chrono::milliseconds(a.number("heartbeat-ms", 30000));
   o.timeout = std::chrono::milliseconds(a.number("timeout-ms", phx::socket::DEFAULT_TIMEOUT));
   o.reconnect_jitter_ms = a.number("jitter-ms", 0);
+  o.transport = transport_of(a);
   auto first = a.number("reconnect-ms", 1000);
   o.reconnect_after_ms = [first](uint32_t tries) -> int64_t {
     return tries <= 1 ? first : phx::protocol::default_reconnect_after_ms(tries);
@@ -585,7 +596,8 @@ void storm(const args& a, report& out, bool actor_api) {
 std::vector<std::string> options_of(const std::string& workload) {
   std::vector<std::string> known = {"api", "workload", "url", "scheduler", "caf-max-threads",
                                     "caf-poll-attempts", "caf-max-throughput", "io-threads",
-                                    "heartbeat-ms", "timeout-ms", "jitter-ms", "reconnect-ms"};
+                                    "heartbeat-ms", "timeout-ms", "jitter-ms", "reconnect-ms",
+                                    "transport"};
   std::vector<std::string> own;
   if (workload == "echo")
     own = {"payload", "count", "warmup", "window", "request-timeout-ms"};

@@ -65,6 +65,37 @@ void histogram::merge(const histogram& other) {
   sum_ += other.sum_;
 }
 
+std::vector<uint64_t> histogram::sparse() const {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < counts_.size(); ++i)
+    if (counts_[i] != 0) {
+      out.push_back(i);
+      out.push_back(counts_[i]);
+    }
+  return out;
+}
+
+void histogram::merge_sparse(const std::vector<uint64_t>& pairs, int64_t max_ns,
+                             long double sum_ns) {
+  // Bounded by the largest index a value can have: a bad peer cannot make us grow.
+  static const size_t limit = index_of(max_value_ns) + 1;
+  uint64_t added = 0;
+  for (size_t k = 0; k + 1 < pairs.size(); k += 2) {
+    auto i = pairs[k];
+    if (i >= limit || pairs[k + 1] == 0)
+      continue;
+    if (i >= counts_.size())
+      counts_.resize(i + 1, 0);
+    counts_[i] += pairs[k + 1];
+    added += pairs[k + 1];
+  }
+  if (added == 0)
+    return;
+  total_ += added;
+  max_ = std::max(max_, std::clamp<int64_t>(max_ns, 0, max_value_ns));
+  sum_ += sum_ns;
+}
+
 void histogram::reset() {
   std::fill(counts_.begin(), counts_.end(), 0);
   total_ = 0;

@@ -44,6 +44,17 @@ public:
   /// Non-empty buckets, ascending: (highest value of the bucket + 1 ns, count).
   std::vector<std::pair<int64_t, uint64_t>> buckets() const;
 
+  /// Sum of the values recorded (for the mean of a merge).
+  long double sum() const noexcept { return sum_; }
+
+  /// Non-empty buckets as flat (index, count) pairs: the sparse form that
+  /// crosses a node link.
+  std::vector<uint64_t> sparse() const;
+
+  /// Adds counts in the sparse form of `sparse()` with the sender's max and
+  /// sum (merge by counts, as `merge`); pairs with a bad index are ignored.
+  void merge_sparse(const std::vector<uint64_t>& pairs, int64_t max_ns, long double sum_ns);
+
   /// The raw counts (for tests: a merge equals one histogram fed everything).
   const std::vector<uint64_t>& counts() const noexcept { return counts_; }
 

@@ -27,19 +27,31 @@ void metrics::latency(latency_kind k, int64_t ns) {
   window_[static_cast<size_t>(k)].record(ns);
 }
 
+namespace {
+
+// Which column of the second's row an outcome counts in (one rule for local and merged counts).
+void count_in_row(second_row& row, size_t op, size_t r, uint64_t n) {
+  if (op == static_cast<size_t>(op_kind::push) && r == static_cast<size_t>(outcome_kind::ok))
+    row.replies_ok += n;
+  else if (op == static_cast<size_t>(op_kind::push) && r == static_cast<size_t>(outcome_kind::error))
+    row.replies_error += n;
+  else if (r == static_cast<size_t>(outcome_kind::timeout))
+    row.timeouts += n;
+  else if (r == static_cast<size_t>(outcome_kind::failed))
+    row.failed += n;
+}
+
+} // namespace
+
 void metrics::outcome(op_kind op, outcome_kind r) {
   if (!counting_)
     return;
   std::lock_guard<std::mutex> guard{mtx_};
-  ++outcomes_[static_cast<size_t>(op)][static_cast<size_t>(r)];
-  if (op == op_kind::push && r == outcome_kind::ok)
-    ++row_.replies_ok;
-  else if (op == op_kind::push && r == outcome_kind::error)
-    ++row_.replies_error;
-  else if (r == outcome_kind::timeout)
-    ++row_.timeouts;
-  else if (r == outcome_kind::failed)
-    ++row_.failed;
+  auto o = static_cast<size_t>(op);
+  auto k = static_cast<size_t>(r);
+  ++outcomes_[o][k];
+  ++window_delta_.outcomes[o][k];
+  count_in_row(row_, o, k, 1);
 }
 
 void metrics::error(const std::string& kind, uint64_t n) {
@@ -47,6 +59,7 @@ void metrics::error(const std::string& kind, uint64_t n) {
     return;
   std::lock_guard<std::mutex> guard{mtx_};
   errors_[kind] += n;
+  window_delta_.errors[kind] += n;
   row_.errors += n;
 }
 
@@ -55,6 +68,7 @@ void metrics::push_sent() {
     return;
   std::lock_guard<std::mutex> guard{mtx_};
   ++pushes_sent_;
+  ++window_delta_.pushes_sent;
   ++row_.pushes_sent;
 }
 
@@ -99,7 +113,47 @@ second_row metrics::take_second(double t_s) {
   row.presence = presence_;
   for (auto& h : window_)
     h.reset();
+  window_delta_ = metrics_delta{};
   return row;
+}
+
+metrics_delta metrics::take_delta() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  metrics_delta d = std::move(window_delta_);
+  window_delta_ = metrics_delta{};
+  d.latency = window_;
+  for (auto& h : window_)
+    h.reset();
+  d.presence = presence_window_;
+  presence_window_ = -1;
+  row_ = second_row{};
+  return d;
+}
+
+void metrics::merge(const metrics_delta& d) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (size_t k = 0; k < latency_kinds; ++k) {
+    total_[k].merge(d.latency[k]);
+    window_[k].merge(d.latency[k]);
+  }
+  for (size_t op = 0; op < op_kinds; ++op)
+    for (size_t r = 0; r < outcome_kinds; ++r) {
+      outcomes_[op][r] += d.outcomes[op][r];
+      count_in_row(row_, op, r, d.outcomes[op][r]);
+    }
+  for (auto& [k, n] : d.errors) {
+    errors_[k] += n;
+    row_.errors += n;
+  }
+  pushes_sent_ += d.pushes_sent;
+  row_.pushes_sent += d.pushes_sent;
+  presence_window_ = std::max(presence_window_, d.presence);
+}
+
+void metrics::set_gauges(int64_t connecting, int64_t open, int64_t joined) {
+  connecting_ = connecting;
+  open_ = open;
+  add_joined(joined - joined_.load());
 }
 
 metrics::totals metrics::snapshot() const {

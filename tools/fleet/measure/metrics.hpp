@@ -52,6 +52,16 @@ struct second_row {
   int64_t presence = 0; ///< largest presence count a user saw (in the last second with any)
 };
 
+/// What one process measured in one second, as it crosses a node link: the
+/// second's histograms, outcomes, errors and pushes (a worker's report).
+struct metrics_delta {
+  std::array<histogram, latency_kinds> latency;
+  std::array<std::array<uint64_t, outcome_kinds>, op_kinds> outcomes{};
+  std::map<std::string, uint64_t> errors;
+  uint64_t pushes_sent = 0;
+  int64_t presence = -1; ///< largest presence count seen in the second; -1: none
+};
+
 /// Thread-safe collector of a run's measurements.
 class metrics {
 public:
@@ -75,6 +85,17 @@ public:
 
   /// Ends the current second: returns its row and starts the next.
   second_row take_second(double t_s);
+
+  /// Ends the current second of a worker: returns what it measured (the
+  /// window) and starts the next. Use either this or `take_second`.
+  metrics_delta take_delta();
+
+  /// Adds a worker's second to the whole run and to the current second
+  /// (the coordinator's merge; counted even after `stop_counting`).
+  void merge(const metrics_delta& d);
+
+  /// Sets the user gauges (the coordinator: sums of its workers' gauges).
+  void set_gauges(int64_t connecting, int64_t open, int64_t joined);
 
   /// From now on outcomes and latencies are no longer counted (the run ended:
   /// teardown outcomes are not the server's doing).
@@ -111,6 +132,7 @@ private:
   std::array<std::array<uint64_t, outcome_kinds>, op_kinds> outcomes_{};
   std::map<std::string, uint64_t> errors_;
   uint64_t pushes_sent_ = 0;
+  metrics_delta window_delta_; // outcomes, errors and pushes of the second, for take_delta
   second_row row_;
   int64_t presence_ = 0;
   int64_t presence_window_ = -1;

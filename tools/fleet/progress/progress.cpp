@@ -93,6 +93,8 @@ void progress::second(const second_row& r, const std::string& phase, uint64_t er
                  opt_ms(r.push_p50_ms).c_str(), opt_ms(r.push_p99_ms).c_str(),
                  (unsigned long long) r.errors, (unsigned long long) errors_total,
                  opt_ms(r.lag_p99_ms).c_str());
+    if (!extra_.empty())
+      std::fprintf(human_, "  %s\n", extra_.c_str());
     std::fflush(human_);
     return;
   }
@@ -128,6 +130,10 @@ void progress::second(const second_row& r, const std::string& phase, uint64_t er
                 (unsigned long long) r.errors, (unsigned long long) errors_total);
   os << line;
   drawn_ = 5;
+  if (!extra_.empty()) {
+    os << extra_ << "\n";
+    ++drawn_;
+  }
   std::fputs(os.str().c_str(), human_);
   std::fflush(human_);
 }

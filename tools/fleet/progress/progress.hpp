@@ -25,6 +25,10 @@ public:
   /// `fields_json` is the inside of a JSON object (may be empty).
   void event(const std::string& type, const std::string& text, const std::string& fields_json);
 
+  /// An extra line shown with every next second (e.g. the workers of a
+  /// coordinator: users and generator lag per worker); empty for none.
+  void set_extra(std::string line) { extra_ = std::move(line); }
+
   /// True when the human stream is a terminal (redrawn block).
   bool tty() const noexcept { return tty_; }
 
@@ -35,6 +39,7 @@ private:
   int drawn_ = 0; // lines of the last block, to redraw it in place
   double length_s_;
   uint64_t target_;
+  std::string extra_;
 };
 
 /// A JSON number, or `null` for no value (NaN, infinity, empty optional).

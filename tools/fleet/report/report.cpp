@@ -266,13 +266,8 @@ void write_number(Writer& w, double v) {
 /// The data island: {"summary": ..., "series": {"t_s": [...], ...}}. Every
 /// '<' (only ever inside a JSON string) becomes \u003c, so no text of the
 /// data can close its <script> element or open a comment.
-std::string data_json(const json& summary, const series& s) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("summary");
-  summary.Accept(w);
-  w.Key("series");
+template <class Writer>
+void write_series(Writer& w, const series& s) {
   w.StartObject();
   for (size_t i = 0; i < s.names.size(); ++i) {
     w.Key(s.names[i].data(), static_cast<rapidjson::SizeType>(s.names[i].size()));
@@ -282,6 +277,21 @@ std::string data_json(const json& summary, const series& s) {
     w.EndArray();
   }
   w.EndObject();
+}
+
+/// ... and "workers_series" (workers.csv) when the run had workers.
+std::string data_json(const json& summary, const series& s, const series* workers) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("summary");
+  summary.Accept(w);
+  w.Key("series");
+  write_series(w, s);
+  if (workers) {
+    w.Key("workers_series");
+    write_series(w, *workers);
+  }
   w.EndObject();
   std::string out;
   out.reserve(buf.GetSize());
@@ -384,6 +394,19 @@ std::string render_report(const std::string& dir) {
   if (auto err = parse_series(series_text, rows); !err.empty())
     return fail(series_path, err);
 
+  // A coordinator's run also has each worker's seconds.
+  const auto workers_path = folder / "workers.csv";
+  series worker_rows;
+  bool have_workers = false;
+  if (fs::exists(workers_path)) {
+    std::string workers_text;
+    if (auto err = read_file(workers_path, workers_text); !err.empty())
+      return err;
+    if (auto err = parse_series(workers_text, worker_rows); !err.empty())
+      return fail(workers_path, err);
+    have_workers = true;
+  }
+
   std::string chartjs;
   if (auto err = chartjs_source(chartjs); !err.empty())
     return err;
@@ -393,7 +416,7 @@ std::string render_report(const std::string& dir) {
     title += ": " + std::string{i->value.GetString(), i->value.GetStringLength()};
   const auto page = fill(assets::page_html, {{"TITLE", html_escape(title)},
                                              {"STYLE", assets::page_css},
-                                             {"DATA", data_json(summary, rows)},
+                                             {"DATA", data_json(summary, rows, have_workers ? &worker_rows : nullptr)},
                                              {"CHARTJS", chartjs},
                                              {"SCRIPT", assets::page_js}});
   if (auto err = write_file(folder / "report.html", page); !err.empty())

@@ -56,6 +56,12 @@ struct fleet_config : caf::actor_system_config {
   }
 };
 
+} // namespace
+
+bool stop_requested() {
+  return stop_signal != 0;
+}
+
 bool make_dir(const std::string& dir) {
   std::string path;
   std::stringstream ss{dir};
@@ -71,6 +77,8 @@ bool make_dir(const std::string& dir) {
   struct stat st{};
   return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
+
+namespace {
 
 // Faults run on their own threads: an admin call that hangs must not stall the clock.
 struct fault_runner {
@@ -144,9 +152,86 @@ uint64_t errors_sum(const metrics::totals& t) {
   return n;
 }
 
+// Part 1: every user in this process, under one supervisor, on phx's io thread.
+class local_backend : public user_backend {
+public:
+  explicit local_backend(const backend_context& ctx) : ctx_(ctx), sys_(cfg_) {
+    auto& the_plan = *ctx.the_plan;
+    session_.assign(the_plan.users_started, false);
+    pop_of_.assign(the_plan.users_started, 0);
+    for (auto& e : the_plan.events)
+      if (e.start) {
+        session_[e.user] = e.session;
+        pop_of_[e.user] = e.pop;
+      }
+    auto factory = [this](uint64_t index, int64_t intended) {
+      auto& sc = *ctx_.sc;
+      user_spec u;
+      u.index = index;
+      u.sc = &sc;
+      u.pop = &sc.populations[pop_of_[index]];
+      u.url = sc.targets[index % sc.targets.size()].url;
+      u.seed = user_seed(ctx_.seed, index);
+      u.run_seed = ctx_.seed;
+      u.intended_start_ns = intended;
+      u.session = session_[index];
+      u.m = ctx_.m;
+      u.clock = ctx_.clock;
+      u.log_level = ctx_.level;
+      return u;
+    };
+    sup_ = spawn_supervisor(sys_, factory, ctx.m, ctx.clock);
+  }
+
+  ~local_backend() override {
+    // The users' sockets end asynchronously (their facade handles send exits):
+    // let them finish before the system goes.
+    for (int i = 0; i < 100 && sys_.registry().running() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+
+  std::string prepare(run_clock& clock, progress&) override {
+    clock.start = std::chrono::steady_clock::now();
+    return {};
+  }
+
+  void dispatch(const plan_event& e) override {
+    if (e.start) {
+      ctx_.m->latency(latency_kind::lag, ctx_.clock->now_ns() - e.at_ns);
+      caf::anon_send(sup_, start_atom::value, e.user, e.at_ns);
+    } else {
+      caf::anon_send(sup_, stop_atom::value, e.user);
+    }
+  }
+
+  void finish() override {
+    caf::scoped_actor self{sys_};
+    // Each user's socket closes on the io thread: allow 2 ms per user more.
+    auto wait = std::chrono::milliseconds{
+      static_cast<int64_t>((ctx_.sc->drain_s + 10) * 1000)
+      + static_cast<int64_t>(ctx_.the_plan->users_max) * 2};
+    self->request(sup_, wait, stop_all_atom::value)
+      .receive([](uint64_t) {},
+               [&](caf::error& e) {
+                 std::fprintf(stderr, "phx-fleet: stopping the users took too long (%s); "
+                              "the actor system's shutdown waits for the rest\n",
+                              to_string(e).c_str());
+               });
+    self->send_exit(sup_, caf::exit_reason::user_shutdown);
+  }
+
+private:
+  backend_context ctx_;
+  fleet_config cfg_;
+  std::vector<bool> session_;  // read by the supervisor's factory: outlives the system
+  std::vector<size_t> pop_of_;
+  caf::actor_system sys_;
+  caf::actor sup_;
+};
+
 } // namespace
 
-int run(const run_options& opts) {
+int run(const run_options& opts, const backend_maker& make) {
   auto [parsed, err] = load_scenario(opts.scenario_file);
   if (!parsed) {
     std::fprintf(stderr, "phx-fleet: %s: %s\n", opts.scenario_file.c_str(), err.text().c_str());
@@ -190,21 +275,31 @@ int run(const run_options& opts) {
     return exit_usage;
   }
 
-  auto pf = preflight(sc, the_plan.users_max);
-  for (auto& n : pf.notes)
-    prog.event("preflight", "preflight: " + n, "\"note\":" + json_string(n));
-  if (!pf.ok) {
-    for (auto& p : pf.problems) {
-      std::fprintf(stderr, "phx-fleet: preflight: %s\n", p.c_str());
-      prog.event("preflight", "", "\"problem\":" + json_string(p));
+  metrics m;
+  run_clock clock;
+  backend_context ctx{&sc, seed, *level, &m, &clock, &the_plan};
+  std::unique_ptr<user_backend> backend;
+  if (make) {
+    backend = make(ctx); // says why itself when it cannot start
+    if (!backend)
+      return exit_usage;
+  } else {
+    auto pf = preflight(sc, the_plan.users_max);
+    for (auto& n : pf.notes)
+      prog.event("preflight", "preflight: " + n, "\"note\":" + json_string(n));
+    if (!pf.ok) {
+      for (auto& p : pf.problems) {
+        std::fprintf(stderr, "phx-fleet: preflight: %s\n", p.c_str());
+        prog.event("preflight", "", "\"problem\":" + json_string(p));
+      }
+      return exit_usage;
     }
-    return exit_usage;
+    backend = std::make_unique<local_backend>(ctx);
   }
 
   run_info info;
   info.scenario = sc.name;
   info.seed = seed;
-  info.started_at = iso_now();
   info.users_target = sc.total_users();
   prog.event("start",
              "phx-fleet: " + sc.name + ", " + std::to_string(info.users_target) + " users over "
@@ -218,63 +313,41 @@ int run(const run_options& opts) {
   auto old_int = std::signal(SIGINT, on_signal);
   auto old_term = std::signal(SIGTERM, on_signal);
 
-  metrics m;
-  run_clock clock;
   std::vector<second_row> rows;
   fault_runner faults;
   bool aborted = false;
   std::string abort_reason;
   int64_t joined_end = 0;
   process_stats end_stats;
+  if (auto err = backend->prepare(clock, prog); !err.empty()) {
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+    std::fprintf(stderr, "phx-fleet: %s\n", err.c_str());
+    prog.event("abort", "", "\"reason\":" + json_string(err));
+    return exit_aborted;
+  }
+  info.started_at = iso_now(); // after the workers joined, for a coordinator
   {
-    fleet_config cfg;
-    caf::actor_system sys{cfg};
-    std::vector<bool> session(the_plan.users_started, false);
-    std::vector<size_t> pop_of(the_plan.users_started, 0);
-    for (auto& e : the_plan.events)
-      if (e.start) {
-        session[e.user] = e.session;
-        pop_of[e.user] = e.pop;
-      }
-    auto factory = [&](uint64_t index, int64_t intended) {
-      user_spec u;
-      u.index = index;
-      u.sc = &sc;
-      u.pop = &sc.populations[pop_of[index]];
-      u.url = sc.targets[index % sc.targets.size()].url;
-      u.seed = user_seed(seed, index);
-      u.run_seed = seed;
-      u.intended_start_ns = intended;
-      u.session = session[index];
-      u.m = &m;
-      u.clock = &clock;
-      u.log_level = *level;
-      return u;
-    };
-    auto sup = spawn_supervisor(sys, factory, &m, &clock);
-    clock.start = std::chrono::steady_clock::now();
     size_t next_event = 0;
     size_t next_fault = 0;
     int64_t next_tick = 1000000000;
-    const auto end_ns = static_cast<int64_t>(length_s * 1e9);
+    const auto lead = backend->lead_ns();
+    const auto row_delay = backend->row_delay_ns();
+    const auto end_ns = static_cast<int64_t>(std::llround(length_s * 1e9));
     for (;;) {
       auto now = clock.now_ns();
-      while (next_event < the_plan.events.size() && the_plan.events[next_event].at_ns <= now) {
-        auto& e = the_plan.events[next_event++];
-        if (e.start) {
-          m.latency(latency_kind::lag, clock.now_ns() - e.at_ns);
-          caf::anon_send(sup, start_atom::value, e.user, e.at_ns);
-        } else {
-          caf::anon_send(sup, stop_atom::value, e.user);
-        }
-      }
+      while (next_event < the_plan.events.size()
+             && the_plan.events[next_event].at_ns <= now + lead)
+        backend->dispatch(the_plan.events[next_event++]);
+      backend->poll(prog);
       while (next_fault < sc.faults.size()
              && static_cast<int64_t>(sc.faults[next_fault].at_s * 1e9) <= now)
         faults.start(sc, sc.faults[next_fault++], static_cast<double>(now) / 1e9, prog);
-      if (now >= next_tick || now >= end_ns) {
-        if (now >= next_tick) {
+      if (now >= next_tick + row_delay || now >= end_ns) {
+        if (now >= next_tick + row_delay) {
           auto row = m.take_second(static_cast<double>(next_tick) / 1e9);
           auto totals = m.snapshot();
+          backend->second(row.t_s, prog);
           prog.second(row, the_plan.phase_at(row.t_s - 0.5), errors_sum(totals));
           rows.push_back(row);
           next_tick += 1000000000;
@@ -298,9 +371,9 @@ int run(const run_options& opts) {
         abort_reason = std::string{"signal "} + (stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
         break;
       }
-      auto wake = std::min(next_tick, end_ns);
+      auto wake = std::min(next_tick + row_delay, end_ns);
       if (next_event < the_plan.events.size())
-        wake = std::min(wake, the_plan.events[next_event].at_ns);
+        wake = std::min(wake, the_plan.events[next_event].at_ns - lead);
       if (next_fault < sc.faults.size())
         wake = std::min(wake, static_cast<int64_t>(sc.faults[next_fault].at_s * 1e9));
       auto sleep_ns = std::clamp<int64_t>(wake - clock.now_ns(), 0, 50000000);
@@ -315,24 +388,16 @@ int run(const run_options& opts) {
     if (aborted)
       prog.event("abort", "phx-fleet: aborted: " + abort_reason,
                  "\"reason\":" + json_string(abort_reason));
-    {
-      caf::scoped_actor self{sys};
-      // Each user's socket closes on the io thread: allow 2 ms per user more.
-      auto wait = std::chrono::milliseconds{static_cast<int64_t>((sc.drain_s + 10) * 1000)
-                                            + static_cast<int64_t>(the_plan.users_max) * 2};
-      self->request(sup, wait, stop_all_atom::value)
-        .receive([](uint64_t) {},
-                 [&](caf::error& e) {
-                   std::fprintf(stderr, "phx-fleet: stopping the users took too long (%s); "
-                                "the actor system's shutdown waits for the rest\n",
-                                to_string(e).c_str());
-                 });
-      self->send_exit(sup, caf::exit_reason::user_shutdown);
+    backend->finish();
+    // A backend whose rows lag the clock (workers' reports in flight) has its
+    // last second in hand only now that the users reported their last figures.
+    if (row_delay > 0 && next_tick <= end_ns && !aborted) {
+      rows.push_back(m.take_second(static_cast<double>(next_tick) / 1e9));
+      backend->second(rows.back().t_s, prog);
+      prog.second(rows.back(), the_plan.phase_at(rows.back().t_s - 0.5), errors_sum(m.snapshot()));
     }
-    // The users' sockets end asynchronously (their facade handles send exits):
-    // let them finish before the system goes.
-    for (int i = 0; i < 100 && sys.registry().running() > 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    backend->describe(info);
+    backend.reset();
   }
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
@@ -381,6 +446,8 @@ int run(const run_options& opts) {
   if (!opts.report_dir.empty()) {
     auto e1 = write_summary(opts.report_dir, info, totals);
     auto e2 = write_series(opts.report_dir, rows);
+    if (info.cluster && e2.empty())
+      e2 = write_worker_series(opts.report_dir, info.worker_rows);
     for (auto* e : {&e1, &e2})
       if (!e->empty())
         std::fprintf(stderr, "phx-fleet: %s\n", e->c_str());

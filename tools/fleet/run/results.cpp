@@ -5,6 +5,8 @@
 #include <ctime>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -186,7 +188,23 @@ std::string write_summary(const std::string& dir, const run_info& info,
   for (size_t i = 0; i < buckets.size(); ++i)
     os << (i ? "," : "") << "[" << json_number(ms(buckets[i].first)) << "," << buckets[i].second
        << "]";
-  os << "],\n  \"exit_code\": " << info.exit_code << "\n}\n";
+  os << "],\n";
+  if (info.cluster) {
+    os << "  \"workers\": [";
+    for (size_t i = 0; i < info.workers.size(); ++i) {
+      auto& w = info.workers[i];
+      auto opt = [](const std::optional<double>& v) { return v ? json_number(*v) : "null"; };
+      os << (i ? ",\n" : "\n") << "    {\"id\": " << json_string(w.id)
+         << ", \"host\": " << json_string(w.host) << ", \"weight\": " << json_number(w.weight)
+         << ", \"users\": " << w.users << ", \"users_started\": " << w.users_started
+         << ", \"joined_at\": " << json_number(w.joined_at) << ", \"lost_at\": " << opt(w.lost_at)
+         << ", \"recovered_at\": " << opt(w.recovered_at) << ", \"respawned\": " << w.respawned
+         << "}";
+    }
+    os << (info.workers.empty() ? "" : "\n  ") << "],\n  \"respawned_users\": "
+       << info.respawned_users << ",\n";
+  }
+  os << "  \"exit_code\": " << info.exit_code << "\n}\n";
   auto path = dir + "/summary.json";
   std::ofstream out{path, std::ios::trunc};
   if (!out || !(out << os.str()) || !out.flush())
@@ -209,6 +227,43 @@ std::string write_series(const std::string& dir, const std::vector<second_row>& 
         << csv_opt(r.push_p90_ms) << ',' << csv_opt(r.push_p99_ms) << ','
         << csv_opt(r.push_max_ms) << ',' << csv_opt(r.join_p99_ms) << ','
         << csv_opt(r.lag_p99_ms) << '\n';
+  }
+  if (!out.flush())
+    return "cannot write " + path;
+  return {};
+}
+
+std::string write_worker_series(const std::string& dir, const std::vector<worker_row>& rows) {
+  // One row a second, three columns a worker (`w1_users`, `w1_joined`,
+  // `w1_lag_p99_ms`, ...): series.csv's shape, so the report reads both alike.
+  std::vector<std::string> ids;
+  std::map<double, std::map<std::string, const worker_row*>> by_second;
+  for (auto& r : rows) {
+    if (std::find(ids.begin(), ids.end(), r.worker) == ids.end())
+      ids.push_back(r.worker);
+    by_second[r.t_s][r.worker] = &r;
+  }
+  auto path = dir + "/workers.csv";
+  std::ofstream out{path, std::ios::trunc};
+  if (!out)
+    return "cannot write " + path;
+  out << "t_s";
+  for (auto& id : ids)
+    out << ',' << id << "_users," << id << "_joined," << id << "_lag_p99_ms";
+  out << "\n";
+  for (auto& [t_s, workers] : by_second) {
+    char t[32];
+    std::snprintf(t, sizeof t, "%.0f", t_s);
+    out << t;
+    for (auto& id : ids) {
+      auto it = workers.find(id);
+      if (it == workers.end())
+        out << ",,,";
+      else
+        out << ',' << it->second->users << ',' << it->second->joined << ','
+            << csv_opt(it->second->lag_p99_ms);
+    }
+    out << '\n';
   }
   if (!out.flush())
     return "cannot write " + path;

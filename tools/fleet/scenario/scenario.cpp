@@ -556,7 +556,7 @@ std::vector<threshold> parse_thresholds(const Value& root) {
 scenario parse_root(const Value& root) {
   object_at(root, "");
   only(root, "", {"name", "seed", "duration_s", "drain_s", "targets", "socket", "population",
-                  "faults", "thresholds", "description"});
+                  "faults", "thresholds", "description", "workers"});
   scenario s;
   s.name = text(root, "", "name", "scenario");
   if (find(root, "seed"))
@@ -568,6 +568,12 @@ scenario parse_root(const Value& root) {
   s.populations = parse_population(root);
   s.faults = parse_faults(root, s.targets.size());
   s.thresholds = parse_thresholds(root);
+  if (auto* w = find(root, "workers")) {
+    object_at(*w, "workers");
+    only(*w, "workers", {"respawn", "recovery_s"});
+    s.workers.respawn = boolean(*w, "workers", "respawn", true);
+    s.workers.recovery_s = number(*w, "workers", "recovery_s", 10, 0, 3600);
+  }
   return s;
 }
 

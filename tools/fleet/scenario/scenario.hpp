@@ -117,6 +117,12 @@ struct threshold {
   bool is_min() const { return name.rfind("min_", 0) == 0; }
 };
 
+/// What a fleet over several worker processes does when a worker is lost.
+struct workers_spec {
+  bool respawn = true;     ///< re-spawn a lost worker's users on the others
+  double recovery_s = 10;  ///< the re-spawns are spread over this time after the loss
+};
+
 /// A whole scenario.
 struct scenario {
   std::string name;             ///< shown in progress and summary
@@ -128,6 +134,7 @@ struct scenario {
   std::vector<population> populations; ///< the `population` array
   std::vector<fault> faults;           ///< sorted by time
   std::vector<threshold> thresholds;   ///< judged at the end
+  workers_spec workers;                ///< coordinator runs: a lost worker's users
 
   /// Sum of the users of every population.
   uint64_t total_users() const;

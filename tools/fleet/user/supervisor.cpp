@@ -24,6 +24,7 @@ struct supervisor_state {
   metrics* m = nullptr;
   const run_clock* clock = nullptr;
   restart_policy policy;
+  user_ended ended;
   std::unordered_map<uint64_t, child> children;
   std::unordered_map<caf::actor_addr, uint64_t> by_addr;
   bool stopping_all = false;
@@ -62,6 +63,8 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   bool normal = !dm.reason || dm.reason == caf::exit_reason::user_shutdown
                 || dm.reason == caf::exit_reason::normal;
   if (c.stopping || st.stopping_all || normal) {
+    if (!c.stopping && !st.stopping_all && st.ended)
+      st.ended(index);
     st.children.erase(index);
     maybe_all_down(self);
     return;
@@ -74,6 +77,8 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   if (c.restarts.size() >= st.policy.max_restarts) {
     st.m->error("user_gave_up");
     st.children.erase(index);
+    if (st.ended)
+      st.ended(index);
     return;
   }
   c.restarts.push_back(now);
@@ -85,8 +90,9 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
 }
 
 caf::behavior supervisor(self_ptr self, user_factory make, metrics* m, const run_clock* clock,
-                         restart_policy policy) {
+                         restart_policy policy, user_ended ended) {
   auto& st = self->state;
+  st.ended = std::move(ended);
   st.make = std::move(make);
   st.m = m;
   st.clock = clock;
@@ -127,8 +133,8 @@ caf::behavior supervisor(self_ptr self, user_factory make, metrics* m, const run
 } // namespace
 
 caf::actor spawn_supervisor(caf::actor_system& sys, user_factory make, metrics* m,
-                            const run_clock* clock, restart_policy policy) {
-  return sys.spawn(supervisor, std::move(make), m, clock, policy);
+                            const run_clock* clock, restart_policy policy, user_ended ended) {
+  return sys.spawn(supervisor, std::move(make), m, clock, policy, std::move(ended));
 }
 
 } // namespace phx::fleet

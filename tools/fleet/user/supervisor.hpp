@@ -37,8 +37,13 @@ struct restart_policy {
   uint32_t max_backoff_ms = 5000;  ///< the longest delay
 };
 
+/// Called (in the supervisor's context) when user `index` ended by itself:
+/// its steps ended (a session) or it was given up; not when it was stopped.
+using user_ended = std::function<void(uint64_t index)>;
+
 /// Spawns the supervisor.
 caf::actor spawn_supervisor(caf::actor_system& sys, user_factory make, metrics* m,
-                            const run_clock* clock, restart_policy policy = {});
+                            const run_clock* clock, restart_policy policy = {},
+                            user_ended ended = {});
 
 } // namespace phx::fleet

@@ -41,25 +41,55 @@ struct tls_options {
   std::string key_file;
 };
 
+/// The kind of connection a TRANSPORT makes: phoenix.js's two transports.
+enum class transport_kind : uint8_t {
+  /// One WebSocket (`ws://`, `wss://`): the default.
+  websocket,
+  /// HTTP long-polling (`http://`, `https://`): phoenix.js's `LongPoll`, for
+  /// networks that break WebSockets. No heartbeat: the poll window does it.
+  longpoll,
+};
+
+/// `"websocket"` or `"longpoll"`.
+inline std::string to_string(transport_kind k) {
+  return k == transport_kind::longpoll ? "longpoll" : "websocket";
+}
+
 /// Everything one connection attempt needs.
 struct connect_request {
-  /// Full WebSocket URL (`ws://` or `wss://`, path, query). Holds secrets:
-  /// log only through `phx::protocol::redact_url`.
+  /// Which transport makes the connection; `url` is of its kind (ws/wss for
+  /// a WebSocket, http/https for long-poll).
+  transport_kind kind = transport_kind::websocket;
+  /// Full URL: WebSocket (`ws://` or `wss://`, path, query) or long-poll
+  /// (`http://` or `https://`, `.../longpoll?...`). Holds secrets: log only
+  /// through `phx::protocol::redact_url`.
   std::string url;
-  /// Extra HTTP headers of the upgrade request. Values may be secrets: never logged.
+  /// Extra HTTP headers of the upgrade request (long-poll: of every request).
+  /// Values may be secrets: never logged.
   std::vector<std::pair<std::string, std::string>> headers;
   /// Value of `Sec-WebSocket-Protocol`, empty for none (holds the auth token).
+  /// Ignored by long-poll (its auth token goes in `X-Phoenix-AuthToken`).
   std::string subprotocols;
-  /// TLS settings for `wss`.
+  /// TLS settings for `wss` and `https`.
   tls_options tls;
-  /// Largest inbound message accepted; a larger one closes with 1009.
+  /// Largest inbound message accepted; a larger one closes with 1009
+  /// (long-poll: also a poll answer over twice this plus 64 KiB).
   uint64_t max_frame_size = 16 * 1024 * 1024;
-  /// Time allowed for DNS + TCP + TLS + upgrade, in milliseconds; 0: no
-  /// overall limit (each step still gives up after 30 s).
+  /// Time allowed for DNS + TCP + TLS + upgrade (long-poll: the first poll,
+  /// which opens the session), in milliseconds; 0: no overall limit (each
+  /// step still gives up after 30 s; a long-poll request after its timeout).
   uint32_t open_timeout_ms = 10000;
   /// Time allowed for a close handshake before the link is dropped, in ms;
-  /// 0: send the close frame and drop the link without waiting.
+  /// 0: send the close frame and drop the link without waiting. Long-poll
+  /// has no close handshake.
   uint32_t close_timeout_ms = 5000;
+  /// Offer permessage-deflate (RFC 7692) in the WebSocket upgrade and use it
+  /// when the server accepts; inflated messages stay capped by
+  /// `max_frame_size`. Ignored by long-poll.
+  bool compress = false;
+  /// Long-poll only: time allowed for one poll or send request, in ms
+  /// (phoenix.js's `longpollerTimeout`).
+  uint32_t long_poll_timeout_ms = 20000;
   /// Validate the UTF-8 of outbound text frames (drop and log invalid ones).
   /// Off when the frames come from a serializer that already refuses it.
   bool validate_outbound_utf8 = true;
@@ -71,7 +101,8 @@ struct connect_request {
   /// Bound on outbound frames handed to this connection and not yet written
   /// to the network. The sender takes a unit of the frame's payload size
   /// before it sends a frame; the io side gives it back once websocketpp's
-  /// write of that frame completed, or the frame was dropped. Null:
+  /// write of that frame completed (long-poll: once the POST carrying it was
+  /// answered or failed), or the frame was dropped. Null:
   /// unbounded. Local only (not serialized).
   std::shared_ptr<credit> outbound;
 };
@@ -82,7 +113,9 @@ struct connect_failure {
   /// "certificate verify failed: certificate has expired", "host name
   /// mismatch: ...", "upgrade refused with HTTP 403", "open handshake timed out").
   std::string reason;
-  /// HTTP status of a refused upgrade (e.g. 403); 0 when there was none.
+  /// HTTP status of a refused upgrade (e.g. 403), or long-poll's refusing
+  /// status (403 in the answer's body, or the HTTP status of a failed first
+  /// poll); 0 when there was none.
   int http_status = 0;
 };
 
@@ -95,10 +128,11 @@ typename Inspector::result_type inspect(Inspector& f, tls_options& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connect_request& x) {
   // URL, headers and subprotocols can hold secrets: to_string() omits them.
-  return f(caf::meta::type_name("phx::transport::connect_request"),
+  return f(caf::meta::type_name("phx::transport::connect_request"), x.kind,
            caf::meta::omittable(), x.url, caf::meta::omittable(), x.headers,
            caf::meta::omittable(), x.subprotocols, x.tls, x.max_frame_size,
-           x.open_timeout_ms, x.close_timeout_ms);
+           x.open_timeout_ms, x.close_timeout_ms, x.compress,
+           x.long_poll_timeout_ms);
 }
 
 template <class Inspector>
@@ -132,8 +166,8 @@ using abort_atom = caf::atom_constant<caf::atom("abort")>;
 /// weak reference: a listener that died simply misses them. The TRANSPORT
 /// quits after the terminal report, so its down or exit message arrives after it.
 using listener_actor = caf::typed_actor<
-  // The connection opened.
-  caf::reacts_to<opened_atom, generation>,
+  // The connection opened, over the transport kind named.
+  caf::reacts_to<opened_atom, generation, transport_kind>,
   // Inbound data frames (text or binary) in arrival order, moved, never
   // copied: everything one read from the network brought, in one message.
   // The ticket holds their units of the request's `inbound` credit: keep it
@@ -143,12 +177,17 @@ using listener_actor = caf::typed_actor<
   // echo of ours) when a close frame came; the code WE closed with for a
   // protocol error (1009 oversized frame, 1002, 1007); else 1006 ("aborted"
   // after abort, "connection lost without a close frame: ..." otherwise).
+  // Long-poll uses phoenix.js's codes: 3410 "session_gone", 1008
+  // "forbidden", 1011 "internal server error: ..." (HTTP or network error),
+  // 1005 "timeout" (a request timed out), 1009 (oversized), 1006 "aborted".
   caf::reacts_to<closed_atom, generation, uint16_t, std::string>,
   // The attempt failed before opening (reason and HTTP status: see connect_failure).
   caf::reacts_to<failed_atom, generation, connect_failure>>;
 
-/// The TRANSPORT actor interface: owns ONE websocketpp connection (one
-/// generation) on the shared io runtime, reports to its listener, and quits
+/// The TRANSPORT actor interface: owns ONE connection (one generation) on
+/// the shared io runtime, a websocketpp WebSocket or a long-poll session (two
+/// keep-alive HTTP connections on Boost.Beast) as `connect_request::kind`
+/// says, with the same reports either way, reports to its listener, and quits
 /// once that connection has ended and been reported. It lives that long even
 /// if nobody holds its handle. It ends its connection at once (no close
 /// handshake, terminal report still sent) when it is killed, when a linked
@@ -163,6 +202,8 @@ using transport_actor = caf::typed_actor<
   caf::reacts_to<frame_atom, std::vector<protocol::frame>>,
   // Close with a close handshake: code (one a close frame may carry, else
   // 1000) and reason. Before the open it cancels the attempt (`failed`).
+  // Long-poll: polling stops at once, requests in flight are dropped, and
+  // `closed` reports the code given.
   caf::reacts_to<close_atom, uint16_t, std::string>,
   // Drop the link at once, no close handshake (half-open links never finish
   // one); reports closed(1006, "aborted") or failed("aborted").
@@ -173,7 +214,8 @@ using transport_actor = caf::typed_actor<
 class io_runtime_impl;
 
 /// A small fixed pool of io threads with one websocketpp client endpoint per
-/// kind (ws, wss) and thread, shared by every TRANSPORT of the process; the
+/// kind (ws, wss) and thread, shared by every TRANSPORT of the process
+/// (long-poll connections run on the same threads and io contexts); the
 /// number of threads never grows with the number of sockets. Only its io
 /// threads touch websocketpp objects.
 class io_runtime {

@@ -7,6 +7,9 @@
   const summary = isObject(data.summary) ? data.summary : {};
   const series = isObject(data.series) ? data.series : {};
   const times = Array.isArray(series.t_s) ? series.t_s : [];
+  // A coordinator's run: each worker's seconds (workers.csv), `ID_users`, `ID_joined`, `ID_lag_p99_ms`.
+  const workerSeries = isObject(data.workers_series) ? data.workers_series : {};
+  const workerTimes = Array.isArray(workerSeries.t_s) ? workerSeries.t_s : [];
   const root = document.getElementById('report');
   const charts = {};
 
@@ -204,10 +207,11 @@
   function workersCard() {
     const workers = summary.workers.filter(isObject);
     if (!workers.length) return card('Workers', note('No worker.'), { id: 'workers' });
-    return card('Workers', table(['worker', 'host', 'users', 'state'], workers.map((w) => {
+    return card('Workers', table(['worker', 'host', 'users', 'lost at', 're-spawned'], workers.map((w) => {
       const lost = isNumber(w.lost_at);
       return row([String(w.id), el('td', { class: 'text', text: String(w.host || '') }), fmt(w.users),
-        el('td', { class: lost ? 'bad' : '', text: lost ? 'lost at ' + fmtSeconds(w.lost_at) : 'ran to the end' })]);
+        el('td', { class: lost ? 'bad' : '', text: lost ? fmtSeconds(w.lost_at) : '–' }),
+        lost && isNumber(w.respawned) ? fmt(w.respawned) : '–']);
     })), { id: 'workers' });
   }
 
@@ -272,6 +276,9 @@
       for (const w of summary.workers) {
         if (isObject(w) && isNumber(w.lost_at)) {
           markers.push({ x: w.lost_at, label: 'worker ' + w.id + ' lost', color: colors.purple });
+        }
+        if (isObject(w) && isNumber(w.recovered_at)) {
+          markers.push({ x: w.recovered_at, label: 'worker ' + w.id + ' re-spawned', color: colors.green });
         }
       }
     }
@@ -350,7 +357,7 @@
     const markers = timeMarkers();
     if (!markers.length) return null;
     const workers = markers.some((m) => m.color === colors.purple);
-    return el('span', { class: 'aside', text: 'dashed lines: faults' + (workers ? ', workers lost' : '') + ' (on every chart over time)' });
+    return el('span', { class: 'aside', text: 'dashed lines: faults' + (workers ? ', workers lost (purple) and their users re-spawned (green)' : '') + ' (on every chart over time)' });
   }
 
   function throughputChart() {
@@ -493,6 +500,28 @@
     return chartCard('lag', 'Generator lag over time (ms)', 'No send was scheduled.', timeChart(datasets, 'ms'), { aside });
   }
 
+  // One line per worker of column `ID_<suffix>` of workers.csv.
+  function workerLines(suffix) {
+    const palette = [colors.blue, colors.orange, colors.teal, colors.red, colors.green, colors.yellow, colors.brown, colors.grey];
+    const ids = Object.keys(workerSeries).filter((k) => k.endsWith('_' + suffix)).map((k) => k.slice(0, -suffix.length - 1));
+    return ids.map((id, i) => {
+      const values = workerSeries[id + '_' + suffix];
+      const data = workerTimes.map((t, j) => ({ x: t, y: isNumber(values[j]) ? values[j] : null }));
+      const color = palette[i % palette.length];
+      return { label: id, data, borderColor: color, backgroundColor: color };
+    });
+  }
+
+  function workerUsersChart() {
+    return chartCard('worker-users', 'Users joined per worker', 'No worker second was sampled.',
+      timeChart(workerLines('joined'), 'users'));
+  }
+
+  function workerLagChart() {
+    return chartCard('worker-lag', 'Generator lag per worker (p99, ms)', 'No send was scheduled on a worker.',
+      timeChart(workerLines('lag_p99_ms'), 'ms'));
+  }
+
   // -- page ------------------------------------------------------------------
 
   document.title = 'phx-fleet · ' + (summary.scenario || 'report');
@@ -501,6 +530,7 @@
   if (Array.isArray(summary.workers)) tables.push(workersCard());
   root.append(el('div', { class: 'grid tables' }, tables));
   const chartSections = [usersChart(), throughputChart(), latencyChart(), errorsChart(), lagChart(), distributionChart()];
+  if (workerTimes.length) chartSections.push(workerUsersChart(), workerLagChart());
   root.append(el('div', { class: 'grid charts' }, chartSections));
   root.append(el('footer', { text: 'phx-fleet report · charts by Chart.js ' + Chart.version +
     ' · summary.json and series.csv sit next to this file.' }));

@@ -21,7 +21,7 @@ const expected = {
   nopush: { charts: ['users', 'latency', 'errors', 'lag'], empty: ['throughput', 'distribution'],
     verdict: 'exit 0', thresholds: { met: 1, missed: 0 }, faults: 0, latency: 3 },
   empty: { charts: [], empty: allCharts, verdict: 'exit 3', thresholds: { met: 0, missed: 0 }, faults: 0, latency: 1 },
-  workers: { charts: allCharts, verdict: 'exit 0', thresholds: { met: 1, missed: 0 }, workers: 3, latency: 3 },
+  workers: { charts: allCharts.concat(['worker-users', 'worker-lag']), verdict: 'exit 0', thresholds: { met: 1, missed: 0 }, workers: 3, latency: 3 },
 };
 
 function parseArgs(argv) {

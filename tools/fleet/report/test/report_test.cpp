@@ -129,6 +129,11 @@ BOOST_AUTO_TEST_CASE(renders_workers_of_part_2) {
   const auto data = data_of(rendered("workers", run::workers));
   BOOST_CHECK_EQUAL(data["summary"]["workers"].Size(), 3u);
   BOOST_CHECK_EQUAL(data["summary"]["respawned_users"].GetInt(), 300);
+  // workers.csv rides along as workers_series: each worker's users and lag per second.
+  BOOST_REQUIRE(data.HasMember("workers_series"));
+  BOOST_CHECK_EQUAL(data["workers_series"]["t_s"].Size(), 40u);
+  BOOST_CHECK(data["workers_series"].HasMember("w2_users"));
+  BOOST_CHECK(data["workers_series"]["w2_users"][30].IsNull()); // w2 was lost at 25 s
 }
 
 BOOST_AUTO_TEST_CASE(data_cannot_end_its_script_element) {

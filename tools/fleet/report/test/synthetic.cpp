@@ -259,11 +259,26 @@ void workers(const std::filesystem::path& dir) {
      << R"("generator_lag_ms":{"count":)" << sums.pushes << R"(,"p50":0.2,"p90":0.5,"p99":0.9,"max":1.4},)"
      << R"("faults":[],"thresholds":[{"name":"push_p99_ms","limit":50,"value":9.9,"met":true}],)"
      << R"("push_histogram":)" << push_histogram(sums.ok, 0) << ","
-     << R"("workers":[{"id":"w1","host":"10.0.0.11","users":300,"lost_at":null},)"
-     << R"({"id":"w2","host":"10.0.0.12","users":300,"lost_at":25},)"
-     << R"({"id":"w3","host":"10.0.0.13","users":300,"lost_at":null}],)"
+     << R"("workers":[{"id":"w1","host":"10.0.0.11","users":450,"lost_at":null},)"
+     << R"({"id":"w2","host":"10.0.0.12","users":300,"lost_at":25,"recovered_at":27,"respawned":300},)"
+     << R"({"id":"w3","host":"10.0.0.13","users":450,"lost_at":null}],)"
      << R"("respawned_users":300,"exit_code":0})";
   write_text(dir / "summary.json", js.str());
+  // workers.csv: users per worker (w2's re-spawned on w1 and w3 over 2 s) and their lag.
+  std::ostringstream wc;
+  wc << "t_s,w1_users,w1_joined,w1_lag_p99_ms,w2_users,w2_joined,w2_lag_p99_ms,w3_users,w3_joined,"
+        "w3_lag_p99_ms\n";
+  for (int t = 1; t <= 40; ++t) {
+    const int base = t <= 9 ? 33 * t : 300;
+    const int extra = t <= 25 ? 0 : t == 26 ? 75 : 150;
+    wc << t << ',' << base + extra << ',' << base + extra << ',' << 0.4 + 0.3 * noise(t, 3) << ',';
+    if (t < 25)
+      wc << base << ',' << base << ',' << 0.5 + 0.3 * noise(t, 5) << ',';
+    else
+      wc << ",,,";
+    wc << base + extra << ',' << base + extra << ',' << 0.3 + 0.3 * noise(t, 7) << "\n";
+  }
+  write_text(dir / "workers.csv", wc.str());
 }
 
 } // namespace
