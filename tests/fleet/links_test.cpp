@@ -130,6 +130,12 @@ BOOST_AUTO_TEST_CASE(check_accepts_good_files_and_names_bad_ones) {
   links::link_options plain;
   plain.insecure = true;
   BOOST_TEST(links::check(plain) == "");
+  // Plain links carry the scenario's tokens in the clear: loopback only.
+  BOOST_TEST(links::check(plain, "127.0.0.1") == "");
+  BOOST_TEST(links::check(plain, "::1") == "");
+  BOOST_TEST(contains(links::check(plain, "10.1.2.3"), "loopback only"));
+  BOOST_TEST(contains(links::check(plain, ""), "every address"));
+  BOOST_TEST(links::check(pki().node("node1"), "10.1.2.3") == "");
 
   auto no_files = links::link_options{};
   BOOST_TEST(contains(links::check(no_files), "--insecure-links"));

@@ -97,7 +97,7 @@ boost::test_tools::assertion_result netns_available(boost::unit_test::test_unit_
 
 // A test network: a bridge in the root namespace on 10.231.N.1/24 and `hosts`
 // namespaces on 10.231.N.2, .3, ... each linked to it by a veth pair. Removed
-// (namespaces, and with them their veth ends, then the bridge) when it goes.
+// (veth links, namespaces, bridge) when it goes, also after a failed start.
 class test_network {
 public:
   test_network(size_t hosts, const std::string& log) : log_(log) {

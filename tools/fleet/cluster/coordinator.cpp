@@ -580,7 +580,7 @@ private:
 backend_maker coordinator_backend(const coordinator_options& opts,
                                   const std::string& scenario_file) {
   return [opts, scenario_file](const backend_context& ctx) -> std::unique_ptr<user_backend> {
-    if (auto err = links::check(opts.links); !err.empty()) {
+    if (auto err = links::check(opts.links, opts.listen_host); !err.empty()) {
       std::fprintf(stderr, "phx-fleet coordinator: %s\n", err.c_str());
       return nullptr;
     }

@@ -141,6 +141,19 @@ void configure(caf::actor_system_config& cfg, const link_options& opts) {
   cfg.set("middleman.connection-timeout", caf::timespan{opts.connection_timeout});
 }
 
+std::string check(const link_options& opts, const std::string& host) {
+  if (auto err = check(opts); !err.empty())
+    return err;
+  // Anyone on the path could read the scenario's tokens on a plain link.
+  auto loopback = host == "localhost" || host == "::1" || host == "[::1]"
+                  || host.rfind("127.", 0) == 0;
+  if (opts.insecure && !loopback)
+    return "--insecure-links is for loopback only, and "
+           + (host.empty() ? std::string{"every address"} : host)
+           + " is not: give --link-cert, --link-key and --link-ca (mutual TLS)";
+  return {};
+}
+
 std::optional<std::pair<std::string, uint16_t>> parse_host_port(const std::string& s) {
   auto colon = s.rfind(':');
   if (colon == std::string::npos)

@@ -34,6 +34,10 @@ struct link_options {
 /// inside it on a bad file): empty when fine, else a message naming the file.
 std::string check(const link_options& opts);
 
+/// `check`, plus: plain links only on loopback. `host` is the address a node
+/// listens on or dials (empty: every address, refused for plain links).
+std::string check(const link_options& opts, const std::string& host);
+
 /// Prepares `cfg`: loads io::middleman, and openssl::manager with the
 /// certificate settings unless insecure; turns middleman heartbeats on. Call
 /// it once per config (after `check`), and pass the same `opts` to

@@ -344,7 +344,7 @@ void add_users_actor_type(caf::actor_system_config& cfg) {
 }
 
 int run_worker(const worker_options& opts) {
-  if (auto err = links::check(opts.links); !err.empty()) {
+  if (auto err = links::check(opts.links, opts.host); !err.empty()) {
     std::fprintf(stderr, "phx-fleet worker: %s\n", err.c_str());
     return 2;
   }
