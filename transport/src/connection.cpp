@@ -272,15 +272,9 @@ private:
       report_failed("URL scheme does not match the transport");
       return;
     }
-    for (auto& [name, value] : req_.headers) {
-      if (!valid_header_name(name)) {
-        report_failed("invalid header name");
-        return;
-      }
-      if (!clean_header_text(value)) {
-        report_failed("invalid value of header " + name);
-        return;
-      }
+    if (auto problem = header_problem(req_.headers); !problem.empty()) {
+      report_failed(std::move(problem));
+      return;
     }
     if (!clean_header_text(req_.subprotocols)) {
       report_failed("invalid Sec-WebSocket-Protocol value");

@@ -62,4 +62,14 @@ bool clean_header_text(std::string_view text) {
   return true;
 }
 
+std::string header_problem(const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (auto& [name, value] : headers) {
+    if (!valid_header_name(name))
+      return "invalid header name";
+    if (!clean_header_text(value))
+      return "invalid value of header " + name;
+  }
+  return {};
+}
+
 } // namespace phx::transport::detail

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace phx::transport::detail {
 
@@ -16,5 +18,9 @@ bool valid_header_name(std::string_view name);
 
 /// A header value that cannot smuggle another header or line.
 bool clean_header_text(std::string_view text);
+
+/// Why `headers` cannot go on a request ("invalid header name", "invalid
+/// value of header NAME"); empty when every one can.
+std::string header_problem(const std::vector<std::pair<std::string, std::string>>& headers);
 
 } // namespace phx::transport::detail
